@@ -1,0 +1,1 @@
+"""Claim modules: one per claim of the paper."""
