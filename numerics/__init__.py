@@ -1,1 +1,24 @@
-"""numerics package."""
+"""numerics: Gaussian VAEs of the paper, their ELBO, three-entropy value and gap residuals.
+
+Practitioner's API (per data point):
+
+    from numerics import build_model, evaluate, mc_design, three_entropies
+    model = build_model("vae3", D=10, H=2)
+    design = mc_design(100, len(x), 2, generator=torch.Generator().manual_seed(0))
+    ev = evaluate(model, x, design)      # ev.elbo, ev.entropy_sum, ev.gap, residuals, identity_error
+    S = three_entropies(model, x)        # the closed-form value the ELBO equals at convergence
+"""
+from .entropies import (entropy_sum_linear, entropy_sum_vae1, entropy_sum_vae2, entropy_sum_vae3,
+                        gaussian_entropy, three_entropies)
+from .estimators import (Design, Evaluation, elbo_objective, evaluate, gauss_hermite_design, mc_design,
+                         sobol_design)
+from .links import LINKS, get_link, inverse_link
+from .models import MODEL_KINDS, VAE1, VAE2, VAE3, GaussianVAE, LinearVAE, build_model
+
+__all__ = [
+    "LINKS", "get_link", "inverse_link",
+    "MODEL_KINDS", "GaussianVAE", "LinearVAE", "VAE1", "VAE2", "VAE3", "build_model",
+    "Design", "Evaluation", "mc_design", "gauss_hermite_design", "sobol_design", "evaluate", "elbo_objective",
+    "gaussian_entropy", "entropy_sum_vae1", "entropy_sum_linear", "entropy_sum_vae2", "entropy_sum_vae3",
+    "three_entropies",
+]

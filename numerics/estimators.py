@@ -1,0 +1,336 @@
+"""ELBO, three-entropy value and gap residuals of a Gaussian VAE, all from ONE design of base points.
+
+Gap identity (DESIGN.md, "gap"), exact at every parameter value:
+
+    F - S = residual_decoder + 1/2 sum_h r_h,
+
+    r_h = 1 - (1/N) sum_n (nu_h(x_n)^2 + tau_h^2(x_n)) / alpha_h^2                       (prior part, analytic)
+    residual_decoder = (1/N) sum_{n,d} E_q[1/2 - (x_nd - mu_d(z))^2 / (2 sigma_d^2(z))]   (VAE-3)
+                     = (D/2) r_sigma,  r_sigma = 1 - Qbar/(D sigma^2),                    (scalar sigma^2)
+                       Qbar = (1/N) sum_n E_q ||x_n - mu(z)||^2.
+
+F (Eq. 9) is computed as "expected log-likelihood minus analytic KL", S by the closed forms of
+`numerics.entropies`, the residuals by their own formulas; every expectation over q uses the same
+design, so the identity holds to float round-off whatever the design (its error is a check of the
+code, not of the theorem). The theorem itself is the statement that the residuals vanish at
+stationary points of the variance parameters.
+
+A design holds base points eps and weights; z = nu(x) + sqrt(tau2(x)) * eps (reparametrisation). For
+the linear VAE every expectation is analytic and the design is ignored.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .entropies import entropy_sum_linear, entropy_sum_vae1, entropy_sum_vae2, entropy_sum_vae3
+from .models import GaussianVAE
+
+DESIGN_KINDS = ("mc", "gauss-hermite", "qmc")
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+@dataclass
+class Design:
+    """Reparametrisation base points: z = nu + sqrt(tau2) * eps.
+
+    eps: [K, N, H] (independent samples per data point) or [K, 1, H] (nodes shared by all points);
+    weights: [K], summing to 1; kind: "mc" (random, standard errors reported), "gauss-hermite" or
+    "qmc" (deterministic shared nodes: no standard error, se = 0).
+    """
+
+    eps: Tensor
+    weights: Tensor
+    kind: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in DESIGN_KINDS:
+            raise ValueError(f"unknown design kind {self.kind!r}; valid: {', '.join(DESIGN_KINDS)}")
+        if self.eps.dim() != 3 or self.weights.shape != (self.eps.shape[0],):
+            raise ValueError(f"design needs eps [K,N,H] and weights [K]; got {tuple(self.eps.shape)} and "
+                             f"{tuple(self.weights.shape)}")
+
+    @property
+    def K(self) -> int:
+        """Number of base points per data point."""
+        return int(self.eps.shape[0])
+
+    @property
+    def shared(self) -> bool:
+        """True when the same base points are used for every data point (eps [K,1,H])."""
+        return int(self.eps.shape[1]) == 1
+
+
+def mc_design(K: int, N: int, H: int, *, generator: torch.Generator | None = None, dtype=torch.float64,
+              device="cpu") -> Design:
+    """K independent standard-normal samples per data point (eps [K,N,H], weights 1/K).
+
+    With `N=1` the samples are shared by all points. Drawn on the generator's device (the global RNG
+    on `device` when generator is None) and moved to `device`, so a CPU generator gives the same
+    samples on every device.
+    """
+    draw_device = generator.device if generator is not None else device
+    eps = torch.randn((K, N, H), generator=generator, dtype=dtype, device=draw_device).to(device)
+    return Design(eps=eps, weights=torch.full((K,), 1.0 / K, dtype=dtype, device=device), kind="mc")
+
+
+def gauss_hermite_design(nodes_per_dim: int, H: int, *, dtype=torch.float64, device="cpu") -> Design:
+    """Tensor-product Gauss-Hermite rule for N(0, 1_H): K = nodes_per_dim**H shared nodes.
+
+    Probabilists' Hermite nodes (numpy.polynomial.hermite_e.hermegauss), weights normalised to sum to
+    one; a rule with n nodes per dimension integrates polynomials of degree <= 2n-1 in each coordinate
+    exactly. Deterministic: the reported standard error is 0 (the quadrature error is not estimated).
+    """
+    nodes, w = np.polynomial.hermite_e.hermegauss(nodes_per_dim)
+    w = w / w.sum()
+    grids = np.meshgrid(*([nodes] * H), indexing="ij")
+    wgrids = np.meshgrid(*([w] * H), indexing="ij")
+    eps = np.stack([g.reshape(-1) for g in grids], axis=-1)[:, None, :]
+    weights = np.prod(np.stack([g.reshape(-1) for g in wgrids], axis=-1), axis=-1)
+    return Design(eps=torch.as_tensor(eps, dtype=dtype, device=device),
+                  weights=torch.as_tensor(weights / weights.sum(), dtype=dtype, device=device), kind="gauss-hermite")
+
+
+def sobol_design(K: int, H: int, *, seed: int, dtype=torch.float64, device="cpu") -> Design:
+    """K scrambled-Sobol points mapped to N(0, 1_H) by the inverse normal CDF, shared by all points.
+
+    torch.quasirandom.SobolEngine returns multiples of 2^-30 (0 included); the points are moved to the
+    midpoints of their cells (+2^-31) so the inverse CDF is finite. Use K a power of two. Deterministic
+    given the seed: the reported standard error is 0.
+    """
+    u = torch.quasirandom.SobolEngine(H, scramble=True, seed=seed).draw(K, dtype=torch.float64)
+    eps = torch.special.ndtri(u + 2.0 ** -31)
+    return Design(eps=eps[:, None, :].to(dtype=dtype, device=device),
+                  weights=torch.full((K,), 1.0 / K, dtype=dtype, device=device), kind="qmc")
+
+
+def default_design(H: int, *, dtype=torch.float64, device="cpu") -> Design:
+    """The design used when none is given (VAE-3 only): 256 scrambled-Sobol points, seed 0."""
+    return sobol_design(256, H, seed=0, dtype=dtype, device=device)
+
+
+@dataclass
+class Evaluation:
+    """ELBO, three-entropy value and gap residuals, per data point (see the module docstring).
+
+    elbo: F (Eq. 9), decoder term by the design (analytic for the linear VAE), KL analytic.
+    elbo_se / gap_se: Monte Carlo standard errors (0 for analytic values and deterministic designs;
+    NaN for an MC design with K = 1). entropy_sum: S (Eq. 33 / 25 / 20 / 39). residual_prior: [H].
+    identity_error: |gap - (residual_decoder + residual_prior.sum()/2)|, float round-off.
+    """
+
+    elbo: Tensor
+    elbo_se: Tensor
+    entropy_sum: Tensor
+    residual_decoder: Tensor
+    residual_prior: Tensor
+    gap: Tensor
+    gap_se: Tensor
+    identity_error: Tensor
+    kl: Tensor = field(default=None)  # type: ignore[assignment]
+    expected_loglik: Tensor = field(default=None)  # type: ignore[assignment]
+    n_points: int = 0
+    design_kind: str = ""
+
+    def to_dict(self) -> dict:
+        """Python floats (NaN -> None) and a list for residual_prior."""
+        out: dict = {}
+        for key, value in self.__dict__.items():
+            if isinstance(value, Tensor):
+                value = value.detach().cpu()
+                value = [_float(v) for v in value.tolist()] if value.dim() else _float(value.item())
+            out[key] = value
+        return out
+
+
+def _float(v: float) -> float | None:
+    return None if math.isnan(v) else float(v)
+
+
+@dataclass
+class _Sums:
+    """Running sums over data-point chunks (sums over n; divided by N at the end)."""
+
+    loglik: Tensor | int = 0          # sum_n sum_k w_k log p(x_n | z_kn)
+    kl: Tensor | int = 0              # sum_n KL(q_n || p)
+    resid_dec: Tensor | int = 0       # sum_n sum_k w_k sum_d (1/2 - (x-mu)^2/(2 sigma^2))
+    second_moment: Tensor | int = 0   # sum_n (nu^2 + tau2) / alpha2, [H]
+    tau2: list = field(default_factory=list)        # [n,H] per chunk
+    log_sigma2: list = field(default_factory=list)  # E_q log sigma_d^2 [n,D] per chunk (z-dependent sigma)
+    var_loglik: Tensor | int = 0      # per-point MC: sum_n sample variance over k of log p(x_n|z_kn)
+    var_resid: Tensor | int = 0       # ... of the decoder residual
+    k_loglik: Tensor | int = 0        # shared MC: sum_n log p(x_n|z_k), [K]
+    k_resid: Tensor | int = 0         # shared MC: same for the decoder residual, [K]
+    sigma2: Tensor | None = None      # decoder variance as returned by decode (scalar kinds)
+
+
+def _check_data(model: GaussianVAE, x: Tensor) -> None:
+    if x.dim() != 2 or x.shape[1] != model.D:
+        raise ValueError(f"x must be [N, D={model.D}]; got {tuple(x.shape)}")
+
+
+def _check(model: GaussianVAE, x: Tensor, design: Design | None) -> None:
+    _check_data(model, x)
+    if model.kind != "linear":
+        if design is None:
+            raise ValueError(f"model kind {model.kind!r} needs a design (mc_design, gauss_hermite_design, sobol_design)")
+        if design.eps.shape[2] != model.H or design.eps.shape[1] not in (1, x.shape[0]):
+            raise ValueError(f"design eps {tuple(design.eps.shape)} does not fit N={x.shape[0]}, H={model.H}")
+
+
+def _kl_and_moments(nu: Tensor, tau2: Tensor, alpha2: Tensor) -> tuple[Tensor, Tensor]:
+    """Per point KL(N(nu, tau2) || N(0, alpha2)) [n] and second moments (nu^2 + tau2)/alpha2 [n,H]."""
+    m2 = (nu * nu + tau2) / alpha2
+    kl = 0.5 * (m2 - 1.0 - torch.log(tau2) + torch.log(alpha2)).sum(-1)
+    return kl, m2
+
+
+def _accumulate_chunk(model: GaussianVAE, x: Tensor, eps: Tensor | None, weights: Tensor | None,
+                      sums: _Sums, *, stats: bool, mc: str) -> None:
+    """Add one chunk of data points to `sums`. mc: "" (no SE), "per-point" or "shared"."""
+    nu, tau2 = model.encode(x)
+    kl, m2 = _kl_and_moments(nu, tau2, model.prior_var())
+    sums.kl = sums.kl + kl.sum()
+    sums.tau2.append(tau2)
+    sums.second_moment = sums.second_moment + m2.sum(0)
+    if eps is None:  # linear VAE: E_q ||x - W z - mu0||^2 = ||x - W nu - mu0||^2 + sum_h tau_h^2 ||W_:,h||^2
+        mu, sigma2 = model.decode(nu)
+        q = ((x - mu) ** 2).sum(-1) + (tau2 * (model.W ** 2).sum(0)).sum(-1)
+        D = x.shape[-1]
+        sums.loglik = sums.loglik + (-0.5 * D * torch.log(2.0 * math.pi * sigma2) - q / (2.0 * sigma2)).sum()
+        sums.resid_dec = sums.resid_dec + (0.5 * D - q / (2.0 * sigma2)).sum()
+        sums.sigma2 = sigma2
+        return
+    z = nu + torch.sqrt(tau2) * eps                     # [K,n,H]
+    mu, sigma2 = model.decode(z)                        # [K,n,D]; sigma2 broadcastable to it
+    if sigma2.numel() == 1:
+        sums.sigma2 = sigma2
+    log_sigma2 = torch.log(sigma2).expand_as(mu)        # a view: no copy for a scalar sigma^2
+    sq_kn = ((x - mu) ** 2 / (2.0 * sigma2)).sum(-1)    # [K,n]
+    D = mu.shape[-1]
+    loglik_kn = -0.5 * D * _LOG_2PI - 0.5 * log_sigma2.sum(-1) - sq_kn
+    w = weights[:, None]
+    sums.loglik = sums.loglik + (w * loglik_kn).sum()
+    if not stats:
+        return
+    if model.kind == "vae3":
+        sums.log_sigma2.append((weights[:, None, None] * log_sigma2).sum(0))
+    resid_kn = 0.5 * D - sq_kn
+    sums.resid_dec = sums.resid_dec + (w * resid_kn).sum()
+    with torch.no_grad():
+        if mc == "per-point" and loglik_kn.shape[0] >= 2:
+            sums.var_loglik = sums.var_loglik + loglik_kn.var(0).sum()
+            sums.var_resid = sums.var_resid + resid_kn.var(0).sum()
+        elif mc == "shared":
+            sums.k_loglik = sums.k_loglik + loglik_kn.sum(-1)
+            sums.k_resid = sums.k_resid + resid_kn.sum(-1)
+
+
+def _run(model: GaussianVAE, x: Tensor, design: Design | None, chunk_size: int | None, *, stats: bool) -> _Sums:
+    _check(model, x, design)
+    N = x.shape[0]
+    chunk = N if chunk_size is None else max(1, int(chunk_size))
+    sums = _Sums()
+    analytic = model.kind == "linear"
+    eps = weights = None
+    mc = ""
+    if not analytic:
+        eps = design.eps.to(dtype=x.dtype, device=x.device)
+        weights = design.weights.to(dtype=x.dtype, device=x.device)
+        if design.kind == "mc":
+            mc = "shared" if design.shared else "per-point"
+    for a in range(0, N, chunk):
+        b = min(N, a + chunk)
+        eps_c = None if analytic else (eps if design.shared else eps[:, a:b])
+        _accumulate_chunk(model, x[a:b], eps_c, weights, sums, stats=stats, mc=mc)
+    return sums
+
+
+def _standard_errors(sums: _Sums, design: Design | None, N: int, like: Tensor) -> tuple[Tensor, Tensor]:
+    zero = torch.zeros((), dtype=like.dtype, device=like.device)
+    if design is None or design.kind != "mc":
+        return zero, zero
+    K = design.K
+    if K < 2:
+        nan = torch.full((), float("nan"), dtype=like.dtype, device=like.device)
+        return nan, nan
+    if design.shared:  # one estimate per sample k of the N-average; SE of their mean
+        return (sums.k_loglik / N).std() / math.sqrt(K), (sums.k_resid / N).std() / math.sqrt(K)
+    return torch.sqrt(sums.var_loglik / K) / N, torch.sqrt(sums.var_resid / K) / N
+
+
+def _entropy_sum_from(model: GaussianVAE, tau2: Tensor, sigma2: Tensor | None,
+                      log_sigma2_expect: Tensor | None) -> Tensor:
+    """S by the closed form of `numerics.entropies` for the model kind."""
+    kind = model.kind
+    if kind == "vae3":
+        return entropy_sum_vae3(log_sigma2_expect, tau2)
+    if sigma2 is None or sigma2.numel() != 1:
+        raise ValueError(f"model kind {kind!r} needs a scalar decoder variance; decode returned shape "
+                         f"{None if sigma2 is None else tuple(sigma2.shape)}")
+    if kind == "linear":
+        return entropy_sum_linear(sigma2, tau2, model.D)
+    if kind == "vae1":
+        return entropy_sum_vae1(sigma2, tau2, model.D)
+    if kind == "vae2":
+        return entropy_sum_vae2(sigma2, tau2, model.prior_var(), model.D)
+    raise ValueError(f"unknown model kind {kind!r}; valid: linear, vae1, vae2, vae3")
+
+
+def evaluate(model: GaussianVAE, x: Tensor, design: Design | None, *, chunk_size: int | None = None) -> Evaluation:
+    """ELBO, three-entropy value S, every gap residual and the identity's error on data x [N,D].
+
+    Differentiable (no torch.no_grad inside; standard errors and identity_error are detached), so
+    training may call `evaluate(...).elbo.backward()`. `chunk_size` processes that many data points at
+    a time and sums the chunks' contributions; the values do not depend on it. Under autograd the graph
+    still holds every chunk, so chunking saves memory only when called inside `torch.no_grad()` (how
+    the training code should evaluate on large data such as MNIST). The linear VAE is analytic
+    (design ignored, may be None).
+    """
+    sums = _run(model, x, design, chunk_size, stats=True)
+    N = x.shape[0]
+    expected_loglik = sums.loglik / N
+    kl = sums.kl / N
+    elbo = expected_loglik - kl
+    S = _entropy_sum_from(model, torch.cat(sums.tau2, 0), sums.sigma2,
+                          torch.cat(sums.log_sigma2, 0) if sums.log_sigma2 else None)
+    residual_decoder = sums.resid_dec / N
+    residual_prior = 1.0 - sums.second_moment / N
+    gap = elbo - S
+    elbo_se, gap_se = _standard_errors(sums, None if model.kind == "linear" else design, N, elbo)
+    identity_error = (gap - (residual_decoder + 0.5 * residual_prior.sum())).abs().detach()
+    return Evaluation(elbo=elbo, elbo_se=elbo_se, entropy_sum=S, residual_decoder=residual_decoder,
+                      residual_prior=residual_prior, gap=gap, gap_se=gap_se, identity_error=identity_error,
+                      kl=kl, expected_loglik=expected_loglik, n_points=N,
+                      design_kind="analytic" if model.kind == "linear" else design.kind)
+
+
+def elbo_objective(model: GaussianVAE, x: Tensor, design: Design | None) -> Tensor:
+    """The ELBO F per data point (Eq. 9), differentiable; same value as `evaluate(...).elbo`.
+
+    Cheapest path for training: one batched forward over all K x N base points, no residuals or
+    standard errors. Linear VAE: analytic (design ignored).
+    """
+    sums = _run(model, x, design, None, stats=False)
+    N = x.shape[0]
+    return (sums.loglik - sums.kl) / N
+
+
+def entropy_sum(model: GaussianVAE, x: Tensor, design: Design | None = None) -> Tensor:
+    """S for `model` on x (see `numerics.entropies.three_entropies`).
+
+    Linear VAE, VAE-1, VAE-2: closed form in the variances (design ignored). VAE-3: E_q log sigma_d^2
+    by `design`, by default `default_design` (256 scrambled-Sobol points, seed 0).
+    """
+    if model.kind == "vae3":
+        design = default_design(model.H, dtype=x.dtype, device=x.device) if design is None else design
+        sums = _run(model, x, design, None, stats=True)
+        return _entropy_sum_from(model, torch.cat(sums.tau2, 0), None, torch.cat(sums.log_sigma2, 0))
+    _check_data(model, x)
+    nu, tau2 = model.encode(x)
+    _, sigma2 = model.decode(nu[:1])
+    return _entropy_sum_from(model, tau2, sigma2, None)
