@@ -1,0 +1,226 @@
+"""ELBO estimators, standard errors and the gap identity F - S = residuals (with failing twins)."""
+import json
+import math
+
+import pytest
+import torch
+from torch.distributions import Normal, kl_divergence
+
+import numerics.estimators as est
+from numerics.entropies import gaussian_entropy
+from numerics.estimators import (Design, elbo_objective, evaluate, gauss_hermite_design, mc_design,
+                                 sobol_design)
+from numerics.models import MODEL_KINDS, GaussianVAE, build_model
+
+D, H, N = 6, 2, 40
+
+
+def gen(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+def model(kind, seed=0, **kw):
+    m = build_model(kind, D, H, hidden=(7, 5), generator=gen(seed), **kw)
+    with torch.no_grad():  # random (non-stationary) variances, so every residual is far from 0
+        for p in m.parameters():
+            p.add_(0.3 * torch.randn(p.shape, generator=gen(seed + 100), dtype=p.dtype))
+    return m
+
+
+def data(seed=1, n=N):
+    return torch.randn(n, D, generator=gen(seed), dtype=torch.float64) * 1.5 + 0.3
+
+
+def designs(n=N):
+    return [mc_design(8, n, H, generator=gen(5)), mc_design(8, 1, H, generator=gen(6)),
+            gauss_hermite_design(5, H), sobol_design(32, H, seed=3)]
+
+
+# ---------------------------------------------------------------- gap identity
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+@pytest.mark.parametrize("design_index", range(4))
+def test_identity_holds_to_round_off_at_random_parameters(kind, design_index):
+    ev = evaluate(model(kind), data(), designs()[design_index]).to_dict()
+    assert abs(ev["gap"]) > 1e-2  # far from stationary: the identity is not trivially 0 = 0
+    assert ev["identity_error"] <= 1e-14 * max(1.0, abs(ev["elbo"]))
+
+
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+def test_identity_breaks_with_a_wrong_entropy_sum(kind, monkeypatch):
+    """Twin: drop the encoder-entropy (and prior-entropy) terms from S; the identity error then equals
+    exactly the dropped amount."""
+    m, x, d = model(kind), data(), designs()[0]
+    right = evaluate(m, x, d)
+
+    def decoder_entropy_only(sigma2, tau2, D):
+        return -D * gaussian_entropy(sigma2).reshape(())
+
+    monkeypatch.setattr(est, "entropy_sum_vae1", decoder_entropy_only)
+    monkeypatch.setattr(est, "entropy_sum_linear", decoder_entropy_only)
+    monkeypatch.setattr(est, "entropy_sum_vae2", lambda s2, t2, a2, D: decoder_entropy_only(s2, t2, D))
+    monkeypatch.setattr(est, "entropy_sum_vae3", lambda logs, t2: -0.5 * logs.sum(-1).mean())
+    wrong = evaluate(m, x, d)
+    dropped = (right.entropy_sum - wrong.entropy_sum).abs().detach()
+    assert float(dropped) > 1e-3
+    torch.testing.assert_close(wrong.identity_error, dropped, rtol=1e-10, atol=0.0)
+
+
+def test_identity_breaks_with_a_design_not_shared_between_F_and_residual():
+    """Twin: estimating the decoder residual from other samples than F leaves an O(SE) error."""
+    ev = evaluate(model("vae3"), data(), mc_design(8, N, H, generator=gen(5)))
+    other = evaluate(model("vae3"), data(), mc_design(8, N, H, generator=gen(50)))
+    mixed = abs(float(ev.gap - (other.residual_decoder + 0.5 * ev.residual_prior.sum())))
+    assert mixed > 1e3 * max(float(ev.identity_error), 1e-16)
+
+
+# ------------------------------------------------ residuals are -dF/dt along the variance scalings
+def test_decoder_residual_is_minus_the_sigma2_log_derivative():
+    """(D/2) r_sigma = -dF/d log sigma^2 (exp link: log sigma^2 is the raw parameter), same design."""
+    m, x, d = model("vae1"), data(), designs()[0]
+    elbo_objective(m, x, d).backward()
+    ev = evaluate(m, x, d)
+    torch.testing.assert_close(-m.sigma2_raw.grad.reshape(()), ev.residual_decoder.detach(), rtol=1e-12, atol=1e-12)
+
+
+def test_prior_residual_is_minus_twice_the_alpha2_log_derivative():
+    m, x, d = model("vae2"), data(), designs()[2]
+    elbo_objective(m, x, d).backward()
+    ev = evaluate(m, x, d)
+    torch.testing.assert_close(-2.0 * m.prior_var_raw.grad, ev.residual_prior.detach(), rtol=1e-12, atol=1e-12)
+
+
+def test_vae3_decoder_residual_is_minus_the_derivative_along_the_last_bias_of_the_sigma_net():
+    """sigma^2(z) -> e^t sigma^2(z) for all d is a shift of the affine output of DNN_sigma (exp link)."""
+    m, x, d = model("vae3"), data(), designs()[0]
+    elbo_objective(m, x, d).backward()
+    ev = evaluate(m, x, d)
+    torch.testing.assert_close(-m.dec_var.layers[-1].bias.grad.sum(), ev.residual_decoder.detach(),
+                               rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------- cross-checks with torch.distributions
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+def test_kl_and_expected_loglik_match_torch_distributions(kind):
+    m, x, d = model(kind), data(), designs()[0]
+    ev = evaluate(m, x, d)
+    with torch.no_grad():
+        nu, tau2 = m.encode(x)
+        q, p = Normal(nu, tau2.sqrt()), Normal(torch.zeros_like(nu), m.prior_var().sqrt())
+        torch.testing.assert_close(ev.kl, kl_divergence(q, p).sum(-1).mean(), rtol=1e-13, atol=1e-13)
+        if kind != "linear":
+            mu, sigma2 = m.decode(nu + tau2.sqrt() * d.eps)
+            ll = Normal(mu, sigma2.sqrt().expand_as(mu)).log_prob(x).sum(-1).mean(0).mean()
+            torch.testing.assert_close(ev.expected_loglik, ll, rtol=1e-13, atol=1e-13)
+
+
+# -------------------------------------------------------------- designs
+def test_gauss_hermite_integrates_polynomials_exactly():
+    d = gauss_hermite_design(4, 2)  # exact up to degree 7 per coordinate
+    z1, z2, w = d.eps[:, 0, 0], d.eps[:, 0, 1], d.weights
+    for f, exact in [(z1 ** 2, 1.0), (z1 ** 4, 3.0), (z1 ** 6, 15.0), (z1 ** 2 * z2 ** 2, 1.0), (z1 ** 3 * z2, 0.0)]:
+        assert abs(float((w * f).sum()) - exact) < 1e-13
+    assert d.K == 16 and d.shared and abs(float(w.sum()) - 1.0) < 1e-15
+    coarse = gauss_hermite_design(2, 1)  # twin: 2 nodes cannot integrate z^4
+    assert abs(float((coarse.weights * coarse.eps[:, 0, 0] ** 4).sum()) - 3.0) > 1.0
+
+
+def test_sobol_design_is_finite_standard_normal_and_deterministic():
+    d = sobol_design(4096, 3, seed=7)
+    assert bool(torch.isfinite(d.eps).all()) and d.eps.shape == (4096, 1, 3) and d.kind == "qmc"
+    assert float(d.eps.mean(0).abs().max()) < 5e-3 and float((d.eps.var(0) - 1).abs().max()) < 1e-2
+    assert torch.equal(d.eps, sobol_design(4096, 3, seed=7).eps)
+
+
+def test_mc_design_reproducible_and_validated():
+    assert torch.equal(mc_design(3, 4, 2, generator=gen(1)).eps, mc_design(3, 4, 2, generator=gen(1)).eps)
+    with pytest.raises(ValueError, match="valid: mc, gauss-hermite, qmc"):
+        Design(eps=torch.zeros(2, 1, 2), weights=torch.ones(2) / 2, kind="halton")
+    with pytest.raises(ValueError, match="does not fit"):
+        evaluate(model("vae1"), data(), mc_design(3, N + 1, H, generator=gen(1)))
+    with pytest.raises(ValueError, match="needs a design"):
+        evaluate(model("vae3"), data(), None)
+    with pytest.raises(ValueError, match=r"x must be \[N, D=6\]"):
+        evaluate(model("linear"), torch.zeros(3, 5, dtype=torch.float64), None)
+
+
+# ------------------------------------------------- MC vs analytic ELBO; standard errors
+class LinearAsVAE1(GaussianVAE):
+    """The linear VAE seen as a generic VAE-1, so its ELBO is estimated by sampling."""
+
+    kind = "vae1"
+
+    def __init__(self, lin):
+        super().__init__(lin.D, lin.H, enc_link="exp", dec_link="exp")
+        self.lin = lin
+
+    def encode(self, x):
+        return self.lin.encode(x)
+
+    def decode(self, z):
+        return self.lin.decode(z)
+
+
+def test_mc_elbo_agrees_with_analytic_linear_elbo_and_a_biased_estimator_is_caught():
+    lin = model("linear", seed=4)
+    x = data(n=400)
+    exact = evaluate(lin, x, None)
+    assert float(exact.elbo_se) == 0.0 and exact.design_kind == "analytic"
+    sampled = evaluate(LinearAsVAE1(lin), x, mc_design(50, 400, H, generator=gen(9)))
+    z_score = float((sampled.elbo - exact.elbo) / sampled.elbo_se)
+    assert abs(z_score) < 4.0 and float(sampled.elbo_se) > 0
+    assert abs(float(sampled.gap - exact.gap)) < 4.0 * float(sampled.gap_se)
+    biased = mc_design(50, 400, H, generator=gen(9))
+    biased.eps = 0.8 * biased.eps  # twin: samples from a too-narrow q
+    wrong = evaluate(LinearAsVAE1(lin), x, biased)
+    assert abs(float((wrong.elbo - exact.elbo) / wrong.elbo_se)) > 10.0
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_reported_standard_error_matches_the_spread_over_repetitions(shared):
+    m, x = model("vae3", seed=2), data(n=30)
+    estimates, ses, gap_estimates, gap_ses = [], [], [], []
+    with torch.no_grad():
+        for r in range(200):
+            ev = evaluate(m, x, mc_design(6, 1 if shared else 30, H, generator=gen(1000 + r)))
+            estimates.append(float(ev.elbo)); ses.append(float(ev.elbo_se))
+            gap_estimates.append(float(ev.gap)); gap_ses.append(float(ev.gap_se))
+    for values, reported in [(estimates, ses), (gap_estimates, gap_ses)]:
+        spread = torch.tensor(values).std().item()
+        rms_se = math.sqrt(sum(s * s for s in reported) / len(reported))
+        assert 0.8 < rms_se / spread < 1.25, (rms_se, spread)
+
+
+def test_deterministic_designs_report_zero_se_and_k1_reports_none():
+    m, x = model("vae1"), data()
+    assert float(evaluate(m, x, designs()[2]).elbo_se) == 0.0
+    assert evaluate(m, x, mc_design(1, N, H, generator=gen(1))).to_dict()["elbo_se"] is None
+
+
+# -------------------------------------------------------------- mechanics
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+def test_chunking_does_not_change_values_and_objective_equals_evaluate(kind):
+    m, x = model(kind), data()
+    for d in designs():
+        full = evaluate(m, x, d)
+        chunked = evaluate(m, x, d, chunk_size=7)
+        for key in ("elbo", "entropy_sum", "residual_decoder", "residual_prior", "gap", "elbo_se", "gap_se"):
+            torch.testing.assert_close(getattr(chunked, key), getattr(full, key), rtol=1e-12, atol=1e-13)
+        torch.testing.assert_close(elbo_objective(m, x, d), full.elbo, rtol=1e-14, atol=1e-13)
+
+
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+def test_elbo_is_differentiable_in_every_parameter(kind):
+    m, x = model(kind), data()
+    evaluate(m, x, designs()[0]).elbo.backward()
+    assert all(p.grad is not None and bool(torch.isfinite(p.grad).all()) for p in m.parameters())
+
+
+def test_to_dict_is_json_and_float32_works():
+    ev = evaluate(model("vae2"), data(), designs()[3])
+    d = json.loads(json.dumps(ev.to_dict()))
+    assert set(d) >= {"elbo", "elbo_se", "entropy_sum", "residual_decoder", "residual_prior", "gap", "gap_se",
+                      "identity_error"}
+    assert len(d["residual_prior"]) == H
+    m32 = build_model("vae3", D, H, dtype=torch.float32, generator=gen(0))
+    ev32 = evaluate(m32, data().float(), mc_design(4, N, H, generator=gen(1), dtype=torch.float32))
+    assert ev32.elbo.dtype == torch.float32 and float(ev32.identity_error) < 1e-5 * abs(float(ev32.elbo))
