@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -131,11 +132,16 @@ def run_profile(specs: list[GroupSpec], out: Path, device: str, rerun: bool = Fa
                 group.errors.append(message)
             continue
         path = run_dir_for(out, spec, seed)
-        if not rerun and (path / "summary.json").exists():
+        if rerun and path.exists():
+            shutil.rmtree(path)
+        if (path / "summary.json").exists():
             group.runs.append(read_run(path))
             continue
-        kwargs = {"model": spec.model, "protocol": spec.protocol, "device": device, "seed": seed,
-                  "out": path, "resume": True, "progress": progress and len(jobs) < 10, **spec.options}
+        resume = (path / "config.json").exists()  # an interrupted run: continue it from its checkpoint
+        kwargs = {"model": spec.model, "device": device, "out": path, "resume": resume,
+                  "progress": progress and len(jobs) < 10}
+        if not resume:  # a resumed run takes its options from its own config.json
+            kwargs.update({"protocol": spec.protocol, "seed": seed, **spec.options})
         kwargs = {key: value for key, value in kwargs.items() if key in accepted}
         started = time.perf_counter()
         try:

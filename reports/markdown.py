@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from reports import content as c
 from reports.content import ReportContent
+from reports.statements import statement_of
 
 
 def _cell(text: object) -> str:
@@ -12,7 +13,7 @@ def _cell(text: object) -> str:
 
 def table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     """A Markdown table (pipes in cells escaped)."""
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines = ["| " + " | ".join(_cell(h) for h in headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(_cell(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
 
@@ -32,10 +33,11 @@ def _badge(status: str) -> str:
 def claim_section(number: str, claim: dict, row) -> list[str]:
     """One claim: statement, hypotheses, verdicts, every step with its equation, numeric evidence."""
     out = [f"### {number} `{claim.get('name')}`: {claim.get('title', '')}", ""]
-    if claim.get("statement"):
-        out += [str(claim["statement"]), ""]
-    if claim.get("latex"):
-        out += [math_block(claim["latex"]), ""]
+    text, latex = statement_of(claim)
+    if text:
+        out += [f"**Statement.** {text}", ""]
+    if latex:
+        out += [math_block(latex), ""]
     out.append(f"Symbolic verdict: {_badge(str(claim.get('status')))} "
                f"({len(claim.get('steps', []))} steps, {claim.get('seconds', 0):.2f} s). "
                f"Numeric verdict: {_badge(row.numeric) if row.numeric != 'n/a' else 'n/a (no numeric test)'}.")
@@ -50,7 +52,7 @@ def claim_section(number: str, claim: dict, row) -> list[str]:
         out.append(f"{k}. **{eq}** {step.get('statement', '')}  ")
         if step.get("justification"):
             out.append(f"   *{step['justification']}*  ")
-        out.append(f"   {_badge(str(step.get('status')))}: {c.step_status_line(step)}")
+        out.append(f"   {_badge(str(step.get('status')))} {c.step_status_line(step)}")
         out += [f"   - {line}" for line in c.failure_details(step)]
         block = math_block(step.get("latex"))
         if block:

@@ -18,6 +18,7 @@ from fpdf.fonts import FontFace
 from reports import content as c
 from reports.content import ReportContent
 from reports.equations import render_equation
+from reports.statements import statement_of
 
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 GREEN, RED, GREY = (0, 110, 50), (190, 20, 20), (90, 90, 90)
@@ -158,10 +159,11 @@ class ReportPDF(FPDF):
 
 def _claim(pdf: ReportPDF, number: str, claim: dict, row) -> None:
     pdf.heading(f"{number} {claim.get('title', claim.get('name'))}  [{claim.get('name')}]", level=2)
-    if claim.get("statement"):
-        pdf.paragraph(str(claim["statement"]))
-    if claim.get("latex"):
-        pdf.equation(claim["latex"])
+    text, latex = statement_of(claim)
+    if text:
+        pdf.paragraph(text, style="I")
+    if latex:
+        pdf.equation(latex)
     pdf.verdict_text("Symbolic:", str(claim.get("status")))
     pdf.verdict_text("Numeric:", row.numeric)
     pdf.set_font("sans", "", 8)
@@ -181,10 +183,10 @@ def _claim(pdf: ReportPDF, number: str, claim: dict, row) -> None:
         pdf.set_font("serif", "", 9)
         pdf.write(4.6, f"{step.get('statement', '')}")
         pdf.ln(5)
-        detail = c.step_status_line(step)
-        if step.get("justification"):
-            detail = f"{step['justification']} - {detail}"
         word = c.verdict_word(status) if status not in ("NUMERIC-ONLY", "PRINTED-WRONG") else status
+        detail = f"{word} {c.step_status_line(step)}"
+        if step.get("justification"):
+            detail = f"{step['justification']}  [{detail}]"
         color = GREEN if word in ("PROVED", "PRINTED-WRONG") else (150, 100, 0) if word == "NUMERIC-ONLY" else RED
         pdf.paragraph(detail, size=7.8, family="sans", indent=5, color=color if word == "FAILED" else GREY)
         for line in c.failure_details(step):

@@ -75,7 +75,7 @@ def write_run(path: Path, model: str, seed: int = 0, protocol: str = "fast", sta
               steps: int = 30, with_control: bool = True) -> Path:
     """Write one run directory (and its control run) in the documented layout."""
     path.mkdir(parents=True, exist_ok=True)
-    rows = metrics_rows(model, steps, tau=60.0 + 7 * seed, offset=0.0, control=False)
+    rows = metrics_rows(model, steps, tau=25.0 + seed, offset=0.0, control=False)
     last = rows[-1]
     (path / "config.json").write_text(json.dumps({"model": model, "protocol": protocol, "seed": seed,
                                                   "device": "cpu", "batch_size": 2000, "lr": 1e-3}))
