@@ -8,12 +8,14 @@ Practitioner's API (per data point):
     ev = evaluate(model, x, design)      # ev.elbo, ev.entropy_sum, ev.gap, residuals, identity_error
     S = three_entropies(model, x)        # the closed-form value the ELBO equals at convergence
 """
+from .data import DATA_NAMES, Dataset, load_data, mnist_idx, mnist_subset, ppca_data, ring_data
 from .entropies import (entropy_sum_linear, entropy_sum_vae1, entropy_sum_vae2, entropy_sum_vae3,
                         gaussian_entropy, three_entropies)
 from .estimators import (Design, Evaluation, elbo_objective, evaluate, gauss_hermite_design, mc_design,
                          sobol_design)
 from .links import LINKS, get_link, inverse_link
 from .models import MODEL_KINDS, VAE1, VAE2, VAE3, GaussianVAE, LinearVAE, build_model
+from .ppca import linear_vae_at_ml, ppca_loglik, ppca_ml
 
 __all__ = [
     "LINKS", "get_link", "inverse_link",
@@ -21,4 +23,6 @@ __all__ = [
     "Design", "Evaluation", "mc_design", "gauss_hermite_design", "sobol_design", "evaluate", "elbo_objective",
     "gaussian_entropy", "entropy_sum_vae1", "entropy_sum_linear", "entropy_sum_vae2", "entropy_sum_vae3",
     "three_entropies",
+    "DATA_NAMES", "Dataset", "load_data", "ppca_data", "ring_data", "mnist_subset", "mnist_idx",
+    "ppca_ml", "ppca_loglik", "linear_vae_at_ml",
 ]
