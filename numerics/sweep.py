@@ -1,0 +1,498 @@
+"""`python -m numerics.sweep`: many independent runs (seeds) of one VAE, trained as one batched computation.
+
+The paper's statistics (Fig. 1 bottom, Fig. 2) are medians and interquartile ranges of the relative gap
+|F - S| / |F| between the ELBO F (Eq. 9) and the three-entropy value S (Eq. 25 / 20 / 33 / 39) over 10
+or 100 runs, each on newly generated data. Here member `seed` = its own data set
+(`load_data(data, seed=seed)`), its own initialisation (`build_model(..., generator=seed)`), its own
+mini-batch order, samples and Adam state, exactly as a sequential `numerics.training.Trainer` run of
+that seed (see `numerics.batched`); the K members only share the batched arithmetic.
+
+Output (`--out DIR`): `DIR/run-seedXXXX/` per member (config.json, metrics.jsonl, checkpoint.pt,
+summary.json; docs/interfaces.md layout, data regenerated from config.json) and `DIR/aggregate.json`
+(`aggregate()`: per logged step the median and 25/75 % quantiles of rel_gap over all run directories
+found). A killed sweep is resumed by running the same command again: finished members are skipped,
+unfinished ones continue from their last checkpoint (bitwise the same numbers as an uninterrupted run).
+
+Scale-out: `--shard i/n` trains seeds[i::n] of the sweep's seeds only, so a job-array scheduler
+(`--shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT`) or torchrun (`--shard $RANK/$WORLD_SIZE`)
+spreads a sweep over machines; `--aggregate DIR [DIR ...]` merges run directories from any number of
+shards.
+
+Protocols: `paper` = Appendix C.3 (Adam, lr 1e-3, batch 2000, 100 fresh samples, float32, one step =
+one epoch; `numerics.protocols.get_protocol("paper")`). `fast` = the same generic optimiser (Adam on
+fresh reparametrised samples, all parameters jointly, no closed-form variance step) with small
+mini-batches, one sample per point and a stepwise learning-rate decay (`fast_protocol`).
+
+Verdicts. Per member (summary.json, check "prop3" etc.): PASS when |F - S| <= 4 standard errors of the
+fresh-sample gap + rel_tol x |F| (rel_tol default 5e-3: the paper's level, "below 0.5 %" for Fig. 1c).
+Sweep (aggregate.json `checks`, exit status): no member diverged, and the median final rel_gap <= rel_tol.
+Exit status: 0 all sweep checks passed; 1 a check failed; 2 usage error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from numerics.batched import EVAL_SEED_OFFSET, BatchedTrainer, Member, initial_state
+from numerics.data import DATA_NAMES, load_data
+from numerics.links import LINKS
+from numerics.models import MODEL_KINDS, build_model
+from numerics.protocols import DTYPES, Phase, Protocol, get_protocol
+from numerics.rundir import RunDir, json_safe, write_json_atomic
+
+CLAIMS = {"linear": "cor1", "vae1": "prop2", "vae2": "prop1", "vae3": "prop3"}
+CLAIM_TITLES = {"cor1": "Cor. 1 (Eq. 33)", "prop2": "Prop. 2 (Eq. 25)", "prop1": "Prop. 1 (Eq. 20)",
+                "prop3": "Prop. 3 (Eq. 39)"}
+DEFAULT_DATA = {"linear": "ppca", "vae1": "mnist", "vae2": "ppca", "vae3": "ring"}
+PROTOCOLS = ("fast", "paper")
+K_SE = 4.0
+"""Member tolerance: this many standard errors of the fresh-sample gap, plus rel_tol x |F|."""
+DEFAULT_REL_TOL = 5e-3
+"""The paper's level for VAE-3 on PCA-ring (Fig. 1c, Appendix C.2: average absolute error below 0.5 %)."""
+RUN_PREFIX = "run-seed"
+AGGREGATE = "aggregate.json"
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+FAST_SCHEDULE = ((0.5, 1.0), (0.2, 1 / 4), (0.15, 1 / 16), (0.15, 1 / 64))
+"""Fast protocol: (fraction of the epochs, learning rate / lr) per phase; each phase a new Adam."""
+
+
+class UsageError(ValueError):
+    """Bad options: one line on stderr, exit 2."""
+
+
+# ---------------------------------------------------------------------------------------------------
+# protocols and seeds
+# ---------------------------------------------------------------------------------------------------
+
+def fast_protocol(epochs: int = 60, *, batch_size: int = 500, lr: float = 3e-3, samples: int = 1,
+                  dtype: str = "float32", log_every: int | None = None) -> Protocol:
+    """Adam on fresh samples, mini-batches, lr decayed stepwise (FAST_SCHEDULE); one step = one epoch.
+
+    Smaller batches than the paper's give more updates per epoch; the decay shrinks the stochastic
+    fluctuation around the stationary point that limits the final gap (Appendix C.2)."""
+    if epochs < 1:
+        raise ValueError("the fast protocol needs at least 1 epoch")
+    log_every = log_every or max(1, epochs // 20)
+    counts = [max(1, round(f * epochs)) for f, _ in FAST_SCHEDULE]
+    counts[0] += epochs - sum(counts)
+    phases = tuple(Phase("adam", steps=c, lr=lr * factor, batch_size=batch_size, samples=samples,
+                         log_every=log_every, checkpoint_every=log_every)
+                   for c, (_, factor) in zip(counts, FAST_SCHEDULE) if c > 0)
+    return Protocol("fast", dtype, phases)
+
+
+def sweep_protocol(name: str, model: str, *, epochs: int | None = None, batch_size: int | None = None,
+                   lr: float | None = None, samples: int | None = None, dtype: str | None = None) -> Protocol:
+    """The protocol of a sweep: `paper` (get_protocol, options override its phase) or `fast`."""
+    if name == "paper":
+        proto = get_protocol("paper", model, steps=epochs, dtype=dtype)
+        phase = proto.phases[0]
+        overrides = {k: v for k, v in (("batch_size", batch_size), ("lr", lr), ("samples", samples)) if v is not None}
+        return replace(proto, phases=(replace(phase, **overrides),))
+    if name == "fast":
+        kw = {k: v for k, v in (("batch_size", batch_size), ("lr", lr), ("samples", samples), ("dtype", dtype))
+              if v is not None}
+        return fast_protocol(60 if epochs is None else epochs, **kw)
+    raise UsageError(f"unknown protocol {name!r}; valid: {', '.join(PROTOCOLS)}")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'i/n' -> (i, n) with 0 <= i < n; UsageError otherwise."""
+    parts = text.split("/")
+    try:
+        i, n = (int(p) for p in parts) if len(parts) == 2 else (None, None)
+    except ValueError:
+        i = n = None
+    if i is None or n is None or n < 1 or not 0 <= i < n:
+        raise UsageError(f"bad --shard {text!r}: expected i/n with integers 0 <= i < n (e.g. 0/4)")
+    return i, n
+
+
+def shard_seeds(seeds: list[int], shard: tuple[int, int] | None) -> list[int]:
+    """The deterministic slice seeds[i::n] of shard (i, n); every seed lies in exactly one shard."""
+    if shard is None:
+        return list(seeds)
+    i, n = shard
+    return list(seeds)[i::n]
+
+
+def run_dir_name(seed: int) -> str:
+    return f"{RUN_PREFIX}{seed:04d}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# verdicts
+# ---------------------------------------------------------------------------------------------------
+
+def member_tolerance(row: dict, rel_tol: float) -> tuple[float | None, str]:
+    se = row.get("gap_se") or 0.0
+    elbo = row.get("elbo")
+    if elbo is None:
+        return None, "no finite ELBO"
+    return (K_SE * se + rel_tol * abs(elbo),
+            f"{K_SE:g} x Monte Carlo standard error of the fresh-sample gap ({se:.3g}) + {rel_tol:g} x |F| "
+            f"(the paper's Fig. 1c level is 5e-3)")
+
+
+def member_summary(config: dict, row: dict | None, failure: str | None, seconds: float, rel_tol: float) -> dict:
+    """summary.json of one member from its last logged (fresh-sample) evaluation."""
+    claim = CLAIMS[config["model"]]
+    row = row or {}
+    tol, reason = member_tolerance(row, rel_tol) if row else (None, "no evaluation")
+    gap = row.get("gap")
+    ok = failure is None and gap is not None and tol is not None and abs(gap) <= tol
+    check = {"name": claim, "claim": claim, "status": "PASS" if ok else "FAIL",
+             "value": None if gap is None else abs(gap), "tolerance": tol,
+             "detail": failure or f"{CLAIM_TITLES[claim]}: |F - S| on fresh samples vs {reason}"}
+    return {"model": config["model"], "claim": claim, "status": check["status"], "message": failure,
+            "elbo": row.get("elbo"), "elbo_se": row.get("elbo_se"), "entropy_sum": row.get("entropy_sum"),
+            "gap": gap, "gap_se": row.get("gap_se"), "rel_gap": row.get("rel_gap"),
+            "residual_decoder": row.get("residual_decoder"), "residual_prior": row.get("residual_prior"),
+            "identity_error": row.get("identity_error"), "tolerance": tol, "tolerance_reason": reason,
+            "latent_dim": config["latent_dim"], "data_dim": config.get("data_dim"), "steps": row.get("step"),
+            "seconds": seconds, "device": config["device"], "dtype": config["dtype"], "seed": config["seed"],
+            "protocol": config["protocol"], "data": config["data"], "versions": config["versions"],
+            "evaluation": {"kind": "mc", "samples": config["eval_samples"],
+                           "seed": config["seed"] + EVAL_SEED_OFFSET},
+            "checks": [check], "control": None, "batched": config["sweep"]}
+
+
+# ---------------------------------------------------------------------------------------------------
+# aggregate
+# ---------------------------------------------------------------------------------------------------
+
+def find_run_dirs(paths: list[Path]) -> list[Path]:
+    """Run directories in `paths`: each path is a run directory or a sweep folder holding run-seed*/."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if (path / "config.json").is_file():
+            found.append(path)
+        elif path.is_dir():
+            found.extend(p for p in sorted(path.glob(f"{RUN_PREFIX}*")) if (p / "config.json").is_file())
+        else:
+            raise FileNotFoundError(f"{path} is neither a run directory nor a folder of run directories")
+    return found
+
+
+_SAME = ("model", "data", "protocol", "protocol_def", "latent_dim", "hidden", "enc_link", "dec_link", "n_train",
+         "dtype", "eval_samples")
+
+
+def _quantiles(values: list[float]) -> dict:
+    a = np.asarray(values, dtype=float)
+    q25, med, q75 = np.quantile(a, [0.25, 0.5, 0.75])
+    return {"n": int(a.size), "median": float(med), "q25": float(q25), "q75": float(q75)}
+
+
+def aggregate(dirs: list[Path], *, rel_tol: float = DEFAULT_REL_TOL) -> dict:
+    """Merge run directories (or sweep folders) from any number of shards into the sweep statistics.
+
+    Per logged step: median and 25/75 % quantiles of rel_gap = |F - S| / |F| over the runs that logged
+    it (Fig. 1 bottom), plus the mean signed relative deviation (F - S) / |F| (Fig. 2 bottom). Final:
+    the same statistics of each run's summary. The result depends only on the SET of runs (sorted by
+    seed), not on how they were sharded. Runs of different configurations are refused (ValueError).
+    """
+    runs = []
+    for path in find_run_dirs(dirs):
+        rd = RunDir(path)
+        runs.append((rd.read_config(), rd.read_metrics(), rd.read_summary(), path))
+    seeds = [c["seed"] for c, *_ in runs]
+    dup = sorted({s for s in seeds if seeds.count(s) > 1})
+    if dup:
+        raise ValueError(f"seeds {dup} appear in more than one run directory")
+    runs.sort(key=lambda r: r[0]["seed"])
+    if runs:
+        ref = runs[0][0]
+        for config, *_rest, path in runs[1:]:
+            diff = [k for k in _SAME if config.get(k) != ref.get(k)]
+            if diff:
+                raise ValueError(f"{path} differs from {runs[0][3]} in {', '.join(diff)}: not one sweep")
+    by_step: dict[int, list[tuple[float, float]]] = {}
+    for _, metrics, _, _ in runs:
+        last: dict[int, dict] = {}
+        for row in metrics:
+            last[int(row["step"])] = row  # a re-logged step (resume) counts once
+        for step, row in last.items():
+            if row.get("rel_gap") is not None and row.get("elbo") is not None:
+                signed = (row["elbo"] - row["entropy_sum"]) / max(abs(row["elbo"]), 1e-300)
+                by_step.setdefault(step, []).append((row["rel_gap"], signed))
+    curve = []
+    for step in sorted(by_step):
+        vals = by_step[step]
+        curve.append({"step": step, **_quantiles([v for v, _ in vals]),
+                      "mean_signed": float(np.mean([s for _, s in vals]))})
+    finished = [(c, s) for c, _, s, _ in runs if s is not None]
+    failed = [c["seed"] for c, s in finished if s.get("message")]
+    finals = [s["rel_gap"] for _, s in finished if s.get("rel_gap") is not None and not s.get("message")]
+    final = _quantiles(finals) if finals else {"n": 0, "median": None, "q25": None, "q75": None}
+    member_pass = sum(1 for _, s in finished if s.get("status") == "PASS")
+    checks = [
+        {"name": "no-divergence", "status": "PASS" if not failed else "FAIL", "value": len(failed), "tolerance": 0,
+         "detail": "members whose training diverged (non-finite loss or parameters)"},
+        {"name": "median-rel-gap", "status": "PASS" if final["median"] is not None and final["median"] <= rel_tol
+         else "FAIL", "value": final["median"], "tolerance": rel_tol,
+         "detail": "median over members of the final |F - S| / |F| (fresh samples) vs the paper's level"},
+    ]
+    unfinished = [c["seed"] for c, _, s, _ in runs if s is None]
+    if unfinished:
+        checks.append({"name": "all-finished", "status": "FAIL", "value": len(unfinished), "tolerance": 0,
+                       "detail": f"run directories without summary.json (unfinished): seeds {unfinished}"})
+    config = runs[0][0] if runs else {}
+    return json_safe({
+        "model": config.get("model"), "data": config.get("data"), "protocol": config.get("protocol"),
+        "protocol_def": config.get("protocol_def"), "runs": len(runs), "finished": len(finished),
+        "seeds": [c["seed"] for c, *_ in runs], "failed_seeds": failed, "members_pass": member_pass,
+        "rel_tol": rel_tol, "final_rel_gap": final,
+        "final_seconds": max((s.get("seconds") or 0.0 for _, s in finished), default=None),
+        "curve": curve, "checks": checks,
+        "status": "PASS" if all(c["status"] == "PASS" for c in checks) and runs else "FAIL",
+        "sources": [str(p) for *_, p in runs]})
+
+
+# ---------------------------------------------------------------------------------------------------
+# the sweep
+# ---------------------------------------------------------------------------------------------------
+
+def versions() -> dict:
+    from numerics.verify import versions as _versions  # one definition of the version record
+    return _versions()
+
+
+def resolve_device(device: str) -> torch.device:
+    if device not in ("auto", "cpu", "cuda"):
+        raise UsageError(f"unknown device {device!r}; valid: auto, cpu, cuda")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda requested but no CUDA device is available (try --device cpu)")
+    return torch.device("cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu")
+
+
+def _member_config(opts: dict, seed: int, protocol: Protocol, device: torch.device, D: int) -> dict:
+    return {"model": opts["model"], "data": opts["data"], "data_dir": None, "seed": seed,
+            "n_train": opts["n_train"], "n_test": opts["n_test"], "dtype": protocol.dtype,
+            "latent_dim": opts["latent_dim"], "data_dim": D, "hidden": list(opts["hidden"]),
+            "enc_link": opts["enc_link"], "dec_link": opts["dec_link"], "protocol": protocol.name,
+            "protocol_def": protocol.to_dict(), "steps": protocol.total_steps(),
+            "eval_samples": opts["eval_samples"], "device": str(device), "rel_tol": opts["rel_tol"],
+            "versions": versions(),
+            "sweep": {"seed0": opts["seed0"], "runs": opts["runs"], "shard": opts["shard"], "batched": True,
+                      "note": "seconds = wall time of the whole batch this member was trained in"}}
+
+
+def _load_member(path: Path, opts: dict, seed: int, protocol: Protocol, device: torch.device
+                 ) -> tuple[Member | None, dict, bool]:
+    """(member to train or None if finished, its config, fresh?) for run directory `path`."""
+    rd = RunDir(path)
+    dtype = getattr(torch, protocol.dtype)
+    data = load_data(opts["data"], seed=seed, n_train=opts["n_train"], n_test=opts["n_test"], dtype=dtype)
+    config = _member_config(opts, seed, protocol, device, data.x_train.shape[1])
+    if rd.exists():
+        saved = rd.read_config()
+        diff = [k for k in _SAME if saved.get(k) != config.get(k)]
+        if diff:
+            raise UsageError(f"{path} holds a run with a different {', '.join(diff)}; use another --out")
+        if rd.read_summary() is not None:
+            return None, saved, False
+        state = rd.load_checkpoint()
+        if state is not None:
+            rd.truncate_metrics(state["step"])
+            return Member(seed, data.x_train, state, label=path.name), saved, False
+    else:
+        rd.create(config)
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    model = build_model(opts["model"], data.x_train.shape[1], opts["latent_dim"], hidden=tuple(opts["hidden"]),
+                        enc_link=opts["enc_link"], dec_link=opts["dec_link"], dtype=dtype, generator=gen)
+    rd.truncate_metrics(-1)
+    return Member(seed, data.x_train, initial_state(model, seed), label=path.name), config, True
+
+
+def run_sweep(opts: dict, *, progress: bool = True, stop_after: int | None = None) -> dict:
+    """Train (or resume) this shard's members in `opts["out"]`, write summaries and aggregate.json."""
+    out = Path(opts["out"])
+    device = resolve_device(opts["device"])
+    protocol = sweep_protocol(opts["protocol"], opts["model"], epochs=opts["epochs"], batch_size=opts["batch_size"],
+                              lr=opts["lr"], samples=opts["samples"], dtype=opts["dtype"])
+    seeds = shard_seeds(list(range(opts["seed0"], opts["seed0"] + opts["runs"])), opts["shard_tuple"])
+    out.mkdir(parents=True, exist_ok=True)
+    groups: dict[tuple, list[tuple[Member, dict, bool]]] = {}
+    skipped = 0
+    for seed in seeds:
+        member, config, fresh = _load_member(out / run_dir_name(seed), opts, seed, protocol, device)
+        if member is None:
+            skipped += 1
+            continue
+        key = (member.state["step"], member.state["phase_index"], member.state["phase_step"], fresh)
+        groups.setdefault(key, []).append((member, config, fresh))
+    configs = {}
+    t_start = time.perf_counter()
+
+    def on_log(member: Member, row: dict) -> None:
+        RunDir(out / run_dir_name(member.seed)).append_metrics(row)
+
+    def on_checkpoint(member: Member, state: dict) -> None:
+        RunDir(out / run_dir_name(member.seed)).save_checkpoint(state)
+
+    def on_fail(member: Member, _state: dict) -> None:
+        rd = RunDir(out / run_dir_name(member.seed))
+        rows = rd.read_metrics()
+        rd.write_summary(member_summary(configs[member.seed], rows[-1] if rows else None, member.failure,
+                                        time.perf_counter() - t_start, opts["rel_tol"]))
+
+    for key in sorted(groups):
+        entries = groups[key]
+        for member, config, _ in entries:
+            configs[member.seed] = config
+        first = entries[0][1]
+        model_config = {"kind": first["model"], "D": first["data_dim"], "H": first["latent_dim"],
+                        "hidden": tuple(first["hidden"]), "enc_link": first["enc_link"], "dec_link": first["dec_link"]}
+        trainer = BatchedTrainer(model_config, [m for m, _, _ in entries], protocol, device=device,
+                                 eval_samples=opts["eval_samples"], on_log=on_log, on_checkpoint=on_checkpoint,
+                                 on_fail=on_fail, progress=progress, label=f"{opts['model']} sweep")
+        members = trainer.run(fresh=key[3], stop_after=stop_after)
+        if stop_after is not None and not trainer.done():
+            continue
+        for member in members:
+            if member.failure is not None:
+                continue
+            rd = RunDir(out / run_dir_name(member.seed))
+            rows = rd.read_metrics()
+            rd.write_summary(member_summary(configs[member.seed], rows[-1] if rows else None, None,
+                                            float(member.state["elapsed"]), opts["rel_tol"]))
+    result = aggregate([out], rel_tol=opts["rel_tol"])
+    result["shard"] = opts["shard"]
+    result["shard_seeds"] = seeds
+    result["skipped_finished"] = skipped
+    result["wall_seconds"] = time.perf_counter() - t_start
+    write_json_atomic(out / AGGREGATE, result)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------
+# CLI
+# ---------------------------------------------------------------------------------------------------
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m numerics.sweep",
+        description="Train many independent runs (one seed each: own data, init, batches, samples, Adam state) "
+                    "of one VAE as one batched computation; write a run directory per member and aggregate.json "
+                    "(median and interquartile range of |F - S|/|F| over training, as in Fig. 1 bottom).",
+        epilog="Exit status: 0 every sweep check passed (no divergence, median final rel_gap <= --rel-tol); "
+               "1 a check failed; 2 usage error. Re-running the same command resumes a killed sweep.")
+    p.add_argument("--model", default="vae3", help=f"model kind: {', '.join(MODEL_KINDS)} (default vae3)")
+    p.add_argument("--data", default=None, help=f"data set: {', '.join(DATA_NAMES)} (default: the paper's for the model)")
+    p.add_argument("--runs", type=int, default=10, help="number of runs (seeds seed0 .. seed0+runs-1), default 10")
+    p.add_argument("--seed0", type=int, default=0, help="first seed (default 0)")
+    p.add_argument("--shard", default=None, help="i/n: train only seeds[i::n] (job arrays, torchrun: $RANK/$WORLD_SIZE)")
+    p.add_argument("--protocol", default="fast", help="fast (default) or paper (Appendix C.3)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (fast default 60, paper default: numerics.protocols)")
+    p.add_argument("--batch-size", type=int, default=None, help="mini-batch size (fast 500, paper 2000)")
+    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (fast 3e-3, decayed; paper 1e-3)")
+    p.add_argument("--samples", type=int, default=None, help="fresh samples per point and step (fast 1, paper 100)")
+    p.add_argument("--dtype", default=None, help=f"{', '.join(DTYPES)} (both protocols default to float32)")
+    p.add_argument("--eval-samples", type=int, default=16,
+                   help="fresh MC samples per point of each logged evaluation (default 16)")
+    p.add_argument("--rel-tol", type=float, default=DEFAULT_REL_TOL,
+                   help=f"relative gap level of the verdicts (default {DEFAULT_REL_TOL:g}, the paper's Fig. 1c)")
+    p.add_argument("--n-train", type=int, default=None, help="training points per run (default: the data set's)")
+    p.add_argument("--latent-dim", type=int, default=2, help="H (default 2)")
+    p.add_argument("--hidden", type=int, nargs="+", default=[50, 50], help="hidden layer sizes (default 50 50)")
+    p.add_argument("--enc-link", default="exp", help=f"encoder variance link: {', '.join(LINKS)}")
+    p.add_argument("--dec-link", default="exp", help=f"decoder variance link: {', '.join(LINKS)}")
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
+    p.add_argument("--out", default=None, help="sweep folder (default runs/sweep-MODEL-DATA-PROTOCOL)")
+    p.add_argument("--aggregate", nargs="+", default=None, metavar="DIR",
+                   help="do not train: merge these run directories / sweep folders (any number of shards) "
+                        "into --out/aggregate.json (or print with --json)")
+    p.add_argument("--json", action="store_true", help="print aggregate.json to stdout")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def _options(args: argparse.Namespace) -> dict:
+    if args.model not in MODEL_KINDS:
+        raise UsageError(f"unknown model {args.model!r}; valid: {', '.join(MODEL_KINDS)}")
+    data = args.data or DEFAULT_DATA[args.model]
+    if data not in DATA_NAMES:
+        raise UsageError(f"unknown data set {data!r}; valid: {', '.join(DATA_NAMES)}")
+    if args.protocol not in PROTOCOLS:
+        raise UsageError(f"unknown protocol {args.protocol!r}; valid: {', '.join(PROTOCOLS)}")
+    if args.dtype is not None and args.dtype not in DTYPES:
+        raise UsageError(f"unknown dtype {args.dtype!r}; valid: {', '.join(DTYPES)}")
+    for name in ("enc_link", "dec_link"):
+        if getattr(args, name) not in LINKS:
+            raise UsageError(f"unknown {name.replace('_', '-')} {getattr(args, name)!r}; valid: {', '.join(LINKS)}")
+    if args.device not in ("auto", "cpu", "cuda"):
+        raise UsageError(f"unknown device {args.device!r}; valid: auto, cpu, cuda")
+    positive = {"runs": args.runs, "epochs": args.epochs, "batch-size": args.batch_size, "samples": args.samples,
+                "eval-samples": args.eval_samples, "n-train": args.n_train, "latent-dim": args.latent_dim}
+    for name, value in positive.items():
+        if value is not None and value < 1:
+            raise UsageError(f"--{name} must be >= 1 (got {value})")
+    if args.lr is not None and not (args.lr > 0 and math.isfinite(args.lr)):
+        raise UsageError(f"--lr must be a positive number (got {args.lr})")
+    if not (args.rel_tol > 0 and math.isfinite(args.rel_tol)):
+        raise UsageError(f"--rel-tol must be a positive number (got {args.rel_tol})")
+    if args.seed0 < 0:
+        raise UsageError(f"--seed0 must be >= 0 (got {args.seed0})")
+    if data == "mnist":
+        raise UsageError("sweeps draw new data per seed; mnist is one fixed data set: use numerics.verify per seed")
+    shard = parse_shard(args.shard) if args.shard is not None else None
+    if shard is not None and shard[0] >= args.runs:
+        raise UsageError(f"--shard {args.shard} selects no seed of --runs {args.runs}")
+    out = args.out or f"runs/sweep-{args.model}-{data}-{args.protocol}"
+    return {"model": args.model, "data": data, "runs": args.runs, "seed0": args.seed0, "shard": args.shard,
+            "shard_tuple": shard, "protocol": args.protocol, "epochs": args.epochs, "batch_size": args.batch_size,
+            "lr": args.lr, "samples": args.samples, "dtype": args.dtype, "eval_samples": args.eval_samples,
+            "rel_tol": args.rel_tol, "n_train": args.n_train, "n_test": 0, "latent_dim": args.latent_dim,
+            "hidden": list(args.hidden), "enc_link": args.enc_link, "dec_link": args.dec_link,
+            "device": args.device, "out": out}
+
+
+def format_table(result: dict) -> str:
+    final = result["final_rel_gap"]
+    lines = [f"sweep {result['model']} on {result['data']} ({result['protocol']}): {result['finished']}/{result['runs']} "
+             f"runs finished, {result['members_pass']} members PASS",
+             "   step   n    median       q25       q75"]
+    for row in result["curve"]:
+        lines.append(f"{row['step']:7d} {row['n']:3d} {row['median']:9.3e} {row['q25']:9.3e} {row['q75']:9.3e}")
+    if final["n"]:
+        lines.append(f"final |F-S|/|F|: median {final['median']:.3e}, IQR [{final['q25']:.3e}, {final['q75']:.3e}]")
+    for check in result["checks"]:
+        lines.append(f"{check['status']:4s} {check['name']}: {check['value']} (tolerance {check['tolerance']}) - "
+                     f"{check['detail']}")
+    lines.append(f"{result['status']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.aggregate is not None:
+            if not (args.rel_tol > 0 and math.isfinite(args.rel_tol)):
+                raise UsageError(f"--rel-tol must be a positive number (got {args.rel_tol})")
+            result = aggregate([Path(p) for p in args.aggregate], rel_tol=args.rel_tol)
+            if args.out:
+                Path(args.out).mkdir(parents=True, exist_ok=True)
+                write_json_atomic(Path(args.out) / AGGREGATE, result)
+        else:
+            opts = _options(args)
+            result = run_sweep(opts, progress=not args.no_progress)
+    except (UsageError, FileNotFoundError, FileExistsError, ValueError) as err:
+        print(f"numerics.sweep: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(result, indent=2) if args.json else format_table(result))
+    return EXIT_PASS if result["status"] == "PASS" else EXIT_FAIL
+
+
+if __name__ == "__main__":
+    sys.exit(main())
