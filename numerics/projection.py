@@ -1,0 +1,196 @@
+"""Projection onto the variance-stationary set: a practitioner's tool, NEVER part of `verify`.
+
+Given any trained Gaussian VAE, the ELBO restricted to each variance-scaling direction (DESIGN.md,
+"gap") has a closed-form maximiser:
+
+* decoder, scalar sigma^2 (linear VAE, VAE-1, VAE-2; Eq. 21): sigma^2 := (1/(N D)) sum_n E_q||x_n - mu(z)||^2;
+* decoder, VAE-3 (Eqs. 51-58): sigma_d^2(z) -> c_d sigma_d^2(z) with
+  c_d = (1/N) sum_n E_q[(x_nd - mu_d(z))^2 / sigma_d^2(z)], realised on the variance network's output
+  layer (exp link: bias_d += log c_d; square link: row d scaled by sqrt(c_d));
+* prior (Eq. 23), s_h = (1/N) sum_n (nu_h^2 + tau_h^2) / alpha_h^2: VAE-2 sets alpha_h^2 := s_h alpha_h^2;
+  the other kinds (prior fixed to N(0, 1)) use the equivalent reparametrisation of Prop. 2's proof
+  (Eqs. 26-27): nu_h -> nu_h / sqrt(s_h), tau_h^2 -> tau_h^2 / s_h, and column h of the first decoder
+  layer(s) times sqrt(s_h), which leaves every decoded z, hence the reconstruction term, unchanged.
+
+After this step all gap residuals are zero on the design used (the bound then equals the three
+entropies by construction) and the ELBO cannot have decreased: each step is the exact maximiser of F
+along its direction, and the directions are separable. Its value is "the value of the bound after
+projection onto the variance-stationary set". Because the residuals vanish BY CONSTRUCTION, a model
+that went through this projection is no evidence for the propositions; `numerics.verify` never calls
+it. A network variance head with a softplus link is not closed under the scalings (DESIGN.md,
+"criterion"), so it cannot be projected and ValueError is raised.
+
+CLI: ``python -m numerics.projection RUN_DIR [--nodes 16 | --samples K] [--json]`` (the run is not modified).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import sys
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from numerics import estimators
+from numerics.links import inverse_link
+from numerics.models import GaussianVAE
+
+
+@dataclass
+class ProjectionResult:
+    model: GaussianVAE            # the projected copy
+    before: dict                  # Evaluation.to_dict() on the design, before
+    after: dict                   # ... after
+    prior_scale: list[float]      # s_h
+    decoder_scale: list[float]    # sigma^2 factor (one value) or c_d (VAE-3)
+
+    def to_dict(self) -> dict:
+        return {"before": self.before, "after": self.after, "prior_scale": self.prior_scale,
+                "decoder_scale": self.decoder_scale, "elbo_increase": self.after["elbo"] - self.before["elbo"]}
+
+
+def _decoder_scale(model: GaussianVAE, x: Tensor, design: estimators.Design | None, chunk: int) -> Tensor:
+    """Scalar kinds: [1] = (1/(N D)) sum_n E_q||x - mu||^2 / sigma^2; VAE-3: [D] = c_d. Both are the
+    factors by which the decoder variance must be multiplied to make its residual vanish."""
+    N = x.shape[0]
+    total = 0
+    for a in range(0, N, chunk):
+        xb = x[a:a + chunk]
+        nu, tau2 = model.encode(xb)
+        if design is None:  # linear VAE: analytic second moment
+            mu, sigma2 = model.decode(nu)
+            q = ((xb - mu) ** 2).sum(-1) + (tau2 * (model.W ** 2).sum(0)).sum(-1)
+            total = total + (q / sigma2).sum().reshape(1)
+            continue
+        eps = design.eps if design.shared else design.eps[:, a:a + chunk]
+        mu, sigma2 = model.decode(nu + torch.sqrt(tau2) * eps)
+        ratio = (xb - mu) ** 2 / sigma2                                 # [K,n,D]
+        weighted = (design.weights[:, None, None] * ratio).sum((0, 1))  # [D]
+        total = total + (weighted if model.kind == "vae3" else weighted.sum().reshape(1))
+    return total / (N * (1 if model.kind == "vae3" else model.D))
+
+
+def _prior_scale(model: GaussianVAE, x: Tensor) -> Tensor:
+    nu, tau2 = model.encode(x)
+    return ((nu * nu + tau2) / model.prior_var()).mean(0)
+
+
+def _scale_variance_head(layer: torch.nn.Linear, link: str, factor: Tensor, what: str) -> None:
+    """Multiply link(affine output) by `factor` (per output unit) exactly, where the link allows it."""
+    if link == "exp":
+        layer.bias.add_(torch.log(factor).to(layer.bias.dtype))
+    elif link == "square":
+        root = torch.sqrt(factor).to(layer.bias.dtype)
+        layer.weight.mul_(root[:, None])
+        layer.bias.mul_(root)
+    else:
+        raise ValueError(f"cannot project {what}: a {link!r} network output is not closed under variance "
+                         f"scaling (DESIGN.md 'criterion'); only exp and square heads can be projected")
+
+
+def _apply_prior(model: GaussianVAE, s: Tensor) -> None:
+    if model.kind == "vae2":
+        model.prior_var_raw.copy_(inverse_link(model.dec_link_name, (model.prior_var() * s).double())
+                                  .to(model.prior_var_raw.dtype))
+        return
+    root = torch.sqrt(s)
+    if model.kind == "linear":
+        model.V.div_(root[:, None])
+        model.tau2_raw.copy_(inverse_link(model.enc_link_name, (model.tau2() / s).double()).to(model.tau2_raw.dtype))
+        model.W.mul_(root[None, :])
+        return
+    last = model.enc_mean.layers[-1]
+    last.weight.div_(root[:, None])
+    last.bias.div_(root)
+    _scale_variance_head(model.enc_var.layers[-1], model.enc_link_name, 1.0 / s, "the encoder variance")
+    model.dec_mean.layers[0].weight.mul_(root[None, :])
+    if model.kind == "vae3":
+        model.dec_var.layers[0].weight.mul_(root[None, :])
+
+
+def _apply_decoder(model: GaussianVAE, c: Tensor) -> None:
+    if model.kind == "vae3":
+        _scale_variance_head(model.dec_var.layers[-1], model.dec_link_name, c, "the decoder variance")
+    else:
+        model.set_sigma2(float(model.sigma2().reshape(()) * c.reshape(())))
+
+
+def project_variances(model: GaussianVAE, x: Tensor, design: estimators.Design | None, *,
+                      chunk_size: int = 1000) -> ProjectionResult:
+    """A projected copy of `model` (see the module docstring) and its evaluation before/after on `design`."""
+    if model.kind != "linear" and design is None:
+        raise ValueError(f"model kind {model.kind!r} needs a design to compute E_q")
+    projected = copy.deepcopy(model).eval()
+    with torch.no_grad():
+        before = estimators.evaluate(projected, x, design, chunk_size=chunk_size).to_dict()
+        s = _prior_scale(projected, x)
+        _apply_prior(projected, s)
+        c = _decoder_scale(projected, x, design, chunk_size)
+        _apply_decoder(projected, c)
+        after = estimators.evaluate(projected, x, design, chunk_size=chunk_size).to_dict()
+    return ProjectionResult(projected, before, after, s.tolist(), c.tolist())
+
+
+def default_design(model: GaussianVAE, *, nodes: int | None, samples: int | None, seed: int = 0):
+    """Gauss-Hermite (nodes per dim; default 16 for H <= 3) or `samples` MC points per data point."""
+    if model.kind == "linear":
+        return None
+    ref = next(model.parameters())
+    if samples:
+        return ("mc", samples)
+    if nodes is None and model.H > 3:
+        return ("mc", 64)
+    return estimators.gauss_hermite_design(nodes or 16, model.H, dtype=ref.dtype, device=ref.device)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m numerics.projection",
+                                     description="Value of the bound after projection onto the variance-stationary "
+                                                 "set (closed-form variance step; a practitioner's tool, not evidence "
+                                                 "for the propositions). The run directory is not modified.")
+    parser.add_argument("run_dir", help="a run directory written by `python -m numerics.verify`")
+    parser.add_argument("--nodes", type=int, help="Gauss-Hermite nodes per latent dimension (default 16, H <= 3)")
+    parser.add_argument("--samples", type=int, help="use this many MC samples per data point instead")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the MC design")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    args = parser.parse_args(argv)
+    from numerics.rundir import load_run, json_safe
+
+    try:
+        run = load_run(args.run_dir)
+    except (FileNotFoundError, KeyError, ValueError) as err:
+        sys.stderr.write(f"error: {err}\n")
+        return 2
+    if run.model is None:
+        sys.stderr.write(f"error: {args.run_dir} has no checkpoint yet\n")
+        return 2
+    model = run.model.double()
+    x = run.data[0].double()
+    design = default_design(model, nodes=args.nodes, samples=args.samples)
+    if isinstance(design, tuple):
+        gen = torch.Generator().manual_seed(args.seed)
+        design = estimators.mc_design(design[1], x.shape[0], model.H, generator=gen)
+    try:
+        result = project_variances(model, x, design, chunk_size=max(1, 4_000_000 // ((design.K if design else 1) * model.D)))
+    except ValueError as err:
+        sys.stderr.write(f"error: {err}\n")
+        return 2
+    out = result.to_dict()
+    if args.json:
+        print(json.dumps(json_safe(out), indent=2, allow_nan=False))
+    else:
+        b, a = out["before"], out["after"]
+        print(f"design: {'analytic' if design is None else design.kind} ({0 if design is None else design.K} points)")
+        print(f"before: F = {b['elbo']:.10g}  S = {b['entropy_sum']:.10g}  gap = {b['gap']:.3g}")
+        print(f"after projection onto the variance-stationary set: F = {a['elbo']:.10g}  S = {a['entropy_sum']:.10g}  "
+              f"gap = {a['gap']:.3g} (zero by construction)")
+        print(f"F increased by {out['elbo_increase']:.3g}; prior scale s_h = {out['prior_scale']}")
+    ok = math.isfinite(out["after"]["elbo"] or math.nan)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

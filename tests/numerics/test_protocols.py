@@ -1,0 +1,138 @@
+"""Protocols and the trainer: settings, determinism, resume equivalence, divergence handling."""
+import math
+
+import pytest
+import torch
+
+from numerics import estimators
+from numerics.data import load_data
+from numerics.models import build_model
+from numerics.protocols import PROTOCOL_NAMES, Phase, Protocol, get_protocol
+from numerics.rundir import RunDir
+from numerics.training import DampedNewton, DivergenceError, Trainer
+
+
+def test_paper_protocol_is_appendix_c3():
+    p = get_protocol("paper", "vae3", steps=12)
+    (phase,) = p.phases
+    assert (phase.kind, phase.lr, phase.batch_size, phase.samples, phase.steps) == ("adam", 1e-3, 2000, 100, 12)
+    assert p.dtype == "float32"
+
+
+def test_fast_protocol_is_float64_and_ends_with_a_fixed_design_phase():
+    for model in ("linear", "vae1", "vae2", "vae3"):
+        p = get_protocol("fast", model, steps=3, warmup_steps=2)
+        assert p.dtype == "float64" and p.phases[-1].kind in ("lbfgs", "newton") and p.phases[-1].steps == 3
+        assert all(ph.steps == 2 for ph in p.phases[:-1])
+        assert Protocol.from_dict(p.to_dict()) == p
+
+
+def test_unknown_protocol_lists_valid_names():
+    with pytest.raises(ValueError, match=", ".join(PROTOCOL_NAMES)):
+        get_protocol("slow", "vae3")
+
+
+def _setup(kind="vae3", n=200):
+    x = load_data("ring" if kind == "vae3" else "ppca", n_train=n, n_test=0, seed=1).x_train
+    model = build_model(kind, x.shape[1], 2, hidden=(8, 8), generator=torch.Generator().manual_seed(0))
+    return model, x
+
+
+def _protocol():
+    return Protocol("fast", "float64", (Phase("adam", steps=6, lr=1e-2, batch_size=64, samples=2, log_every=2,
+                                              checkpoint_every=4),
+                                        Phase("lbfgs", steps=4, design="gauss-hermite", design_size=3,
+                                              inner_iters=5, checkpoint_every=3)))
+
+
+def _monitor(x):
+    def monitor(model):
+        with torch.no_grad():
+            ev = estimators.evaluate(model, x, estimators.gauss_hermite_design(3, 2))
+        return {"elbo": float(ev.elbo), "gap": float(ev.gap)}
+    return monitor
+
+
+def _train(tmp_path, name, stop_after=None, model=None, x=None):
+    if model is None:
+        model, x = _setup()
+    run = RunDir(tmp_path / name)
+    run.path.mkdir(exist_ok=True)
+    result = Trainer(model, x, _protocol(), run, seed=5, monitor=_monitor(x), progress=False).run(stop_after=stop_after)
+    return model, run, result
+
+
+def test_same_seed_gives_bitwise_identical_runs(tmp_path):
+    a, run_a, _ = _train(tmp_path, "a")
+    b, run_b, _ = _train(tmp_path, "b")
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    assert strip(run_a.read_metrics()) == strip(run_b.read_metrics())
+
+
+@pytest.mark.parametrize("stop_after", [3, 7])  # inside the Adam phase (between checkpoints) and inside L-BFGS
+def test_killed_run_resumes_to_the_same_numbers(tmp_path, stop_after):
+    full, run_full, result_full = _train(tmp_path, "full")
+    _, _, partial = _train(tmp_path, "killed", stop_after=stop_after)
+    assert partial.stopped == "step-limit"
+    model, x = _setup()  # a fresh process: new model object, state only from the run directory
+    resumed, run_resumed, result = _train(tmp_path, "killed", model=model, x=x)
+    assert result.steps == result_full.steps
+    for pa, pb in zip(full.parameters(), resumed.parameters()):
+        assert torch.equal(pa, pb)
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    assert strip(run_full.read_metrics()) == strip(run_resumed.read_metrics())
+
+
+def test_divergence_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_path):
+    model, x = _setup()
+    protocol = Protocol("fast", "float64", (Phase("adam", steps=50, lr=1e6, samples=1, checkpoint_every=1),))
+    run = RunDir(tmp_path)
+    with pytest.raises(DivergenceError, match="diverged at step .*last good checkpoint"):
+        Trainer(model, x, protocol, run, seed=0, progress=False).run()
+    state = run.load_checkpoint()
+    assert all(bool(torch.isfinite(t).all()) for t in state["model"].values())
+
+
+def test_injected_nan_is_caught(tmp_path):
+    model, x = _setup()
+    x = x.clone()
+    x[0, 0] = float("nan")
+    protocol = Protocol("fast", "float64", (Phase("adam", steps=3, samples=1),))
+    with pytest.raises(DivergenceError, match="no checkpoint|last good checkpoint"):
+        Trainer(model, x, protocol, RunDir(tmp_path), seed=0, progress=False).run()
+
+
+def test_frozen_parameters_do_not_move(tmp_path):
+    model, x = _setup()
+    frozen = tuple(model.variance_parameters())
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    protocol = Protocol("fast", "float64", (Phase("adam", steps=3, lr=1e-2, samples=1),))
+    Trainer(model, x, protocol, RunDir(tmp_path), seed=0, frozen=frozen, progress=False).run()
+    after = dict(model.named_parameters())
+    assert all(torch.equal(before[n], after[n]) for n in frozen)
+    assert not all(torch.equal(before[n], after[n]) for n in after)
+
+
+def test_damped_newton_drives_the_linear_vae_gradient_to_round_off():
+    model, x = _setup("linear", n=300)
+    params = list(model.parameters())
+    newton = DampedNewton(params)
+    loss_fn = lambda: -estimators.elbo_objective(model, x, None)  # noqa: E731
+    lbfgs = torch.optim.LBFGS(params, max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure():
+        lbfgs.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        return loss
+
+    lbfgs.step(closure)
+    for _ in range(20):
+        _, stalled = newton.step(loss_fn)
+        if stalled:
+            break
+    grad = torch.autograd.grad(loss_fn(), params)
+    assert max(float(g.abs().max()) for g in grad) < 1e-10
+    assert math.isfinite(newton.lam)

@@ -1,0 +1,150 @@
+"""`numerics.verify`: verdict logic with its FAIL twins, end-to-end tiny runs, CLI errors, resume."""
+import json
+
+import pytest
+import torch
+
+from numerics import verify
+from numerics.verify import claim_check, control_checks, cora1_check, identity_check, main, run_verification
+
+TINY = {"device": "cpu", "n_train": 200, "n_test": 50, "progress": False}
+
+
+def _ev(gap, se=0.01, elbo=10.0, identity_error=1e-15, residual_decoder=None, residual_prior=(0.0, 0.0)):
+    rd = gap if residual_decoder is None else residual_decoder
+    return {"elbo": elbo, "elbo_se": se, "entropy_sum": elbo - gap, "gap": gap, "gap_se": se,
+            "residual_decoder": rd, "residual_prior": list(residual_prior), "identity_error": identity_error}
+
+
+def test_claim_check_passes_a_stationary_point_and_fails_a_fixed_sigma_run():
+    assert claim_check("vae3", _ev(gap=0.01, se=0.01)).status == "PASS"      # 1 SE
+    assert claim_check("vae3", _ev(gap=0.5, se=0.01)).status == "FAIL"       # the control's situation
+    assert claim_check("linear", _ev(gap=1e-8, se=0.0)).status == "FAIL"     # analytic: round-off only
+    assert claim_check("vae1", _ev(gap=float("nan"))).status == "FAIL"
+
+
+def test_control_checks_detect_a_real_gap_and_fail_when_there_is_none():
+    # a fixed-sigma run: gap far from zero and equal to the residual predicted on a second design
+    fixed = control_checks("vae1", _ev(gap=2.0), _ev(gap=2.01, residual_decoder=2.01))
+    assert [c.status for c in fixed] == ["PASS", "PASS"]
+    # a control that found no gap: the "control detected" check must fail
+    none = control_checks("vae1", _ev(gap=0.001), _ev(gap=0.0, residual_decoder=0.0))
+    assert [c.status for c in none] == ["PASS", "FAIL"]
+    # a gap that is not the predicted residual: the identity check must fail
+    wrong = control_checks("vae1", _ev(gap=2.0), _ev(gap=1.0, residual_decoder=1.0))
+    assert wrong[0].status == "FAIL"
+
+
+def test_identity_and_cora1_checks_fail_on_wrong_input():
+    assert identity_check("vae3", _ev(0.0, identity_error=1e-14)).status == "PASS"
+    assert identity_check("vae3", _ev(0.0, identity_error=1e-3)).status == "FAIL"
+    ev = _ev(0.0, se=0.0, elbo=3.9)
+    assert cora1_check(ev, 3.9 + 1e-8).status == "PASS"
+    assert cora1_check(ev, 3.9 + 1e-3).status == "FAIL"   # wrong constant
+
+
+def test_linear_end_to_end_passes_with_control(tmp_path):
+    s = run_verification(model="linear", out=tmp_path / "lin", **TINY)
+    assert s["status"] == "PASS", s["checks"]
+    names = {c["name"]: c["status"] for c in s["checks"]}
+    assert names == {"cor1": "PASS", "identity": "PASS", "corA1": "PASS", "control-identity": "PASS",
+                     "control-detected": "PASS"}
+    assert s["control"]["theorem_status"] == "FAIL"  # the claim check says FAIL on the control run
+    assert s["rel_gap"] <= 1e-8 and abs(s["elbo"] - s["loglik_ml_train"]) <= 1e-6
+    for key in ("model", "claim", "status", "elbo", "elbo_se", "entropy_sum", "gap", "rel_gap", "tolerance",
+                "tolerance_reason", "latent_dim", "seconds", "device", "seed", "protocol", "data", "versions",
+                "checks", "control"):
+        assert key in s
+    rows = [json.loads(line) for line in (tmp_path / "lin" / "metrics.jsonl").read_text().splitlines()]
+    for key in ("step", "seconds", "elbo", "entropy_sum", "gap", "rel_gap", "residual_decoder", "residual_prior",
+                "identity_error", "loglik_train", "loglik_test", "loglik_truth_train", "loglik_truth_test",
+                "loglik_ml_train"):
+        assert key in rows[-1]
+    assert (tmp_path / "lin" / "data.npz").is_file() and (tmp_path / "lin" / "control" / "summary.json").is_file()
+
+
+@pytest.mark.parametrize("model,data", [("vae1", "ppca"), ("vae2", "ppca"), ("vae3", "ring")])
+def test_neural_models_end_to_end_tiny(tmp_path, model, data):
+    s = run_verification(model=model, data=data, out=tmp_path / model, steps=3, warmup_steps=30,
+                         hidden=(8, 8), eval_samples=16, **TINY)
+    assert s["claim"] == {"vae1": "prop2", "vae2": "prop1", "vae3": "prop3"}[model]
+    assert s["status"] in ("PASS", "FAIL") and s["in_design"] is not None
+    checks = {c["name"]: c for c in s["checks"]}
+    assert checks["identity"]["status"] == "PASS"
+    assert checks["control-identity"]["status"] == "PASS"
+    if model != "vae3":  # scalar sigma^2 x 4 leaves a visible gap even after 3 polishing steps
+        assert checks["control-detected"]["status"] == "PASS"
+    assert s["gap_se"] > 0 and s["tolerance"] >= 4 * s["gap_se"]
+
+
+def test_resume_after_a_kill_gives_the_uninterrupted_summary(tmp_path):
+    opts = dict(model="vae3", data="ring", steps=2, warmup_steps=8, hidden=(6, 6), eval_samples=8,
+                control=False, **TINY)
+    full = run_verification(out=tmp_path / "full", **opts)
+    assert run_verification(out=tmp_path / "cut", stop_after=5, **opts) is None
+    resumed = run_verification(out=tmp_path / "cut", resume=True, progress=False)
+    for key in ("elbo", "entropy_sum", "gap", "rel_gap", "steps"):
+        assert resumed[key] == full[key]
+
+
+def test_resume_refuses_conflicting_options(tmp_path, capsys):
+    run_verification(model="linear", out=tmp_path / "r", control=False, **TINY)
+    assert main(["--resume", str(tmp_path / "r"), "--seed", "3"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "conflicts" in err[0]
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--model", "vae9"], "invalid choice"),
+    (["--protocol", "slow"], "invalid choice"),
+    (["--data", "cifar"], "invalid choice"),
+    (["--dec-link", "relu"], "invalid choice"),
+])
+def test_cli_rejects_unknown_names_in_one_line(argv, needle, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0]
+
+
+def test_cuda_requested_but_absent_is_a_usage_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["--model", "linear", "--device", "cuda", "--out", str(tmp_path / "c")]) == 2
+    assert "no CUDA" in capsys.readouterr().err
+
+
+def test_existing_out_dir_is_refused(tmp_path, capsys):
+    run_verification(model="linear", out=tmp_path / "r", control=False, **TINY)
+    assert main(["--model", "linear", "--out", str(tmp_path / "r")]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+
+
+def test_cli_json_and_exit_code(tmp_path, capsys):
+    code = main(["--model", "linear", "--device", "cpu", "--n-train", "200", "--n-test", "50",
+                 "--out", str(tmp_path / "j"), "--json", "--no-progress"])
+    summary = json.loads(capsys.readouterr().out)
+    assert code == (0 if summary["status"] == "PASS" else 1) and summary["model"] == "linear"
+
+
+def test_divergence_exits_3_and_writes_a_fail_summary(tmp_path, capsys, monkeypatch):
+    from numerics import protocols
+    from numerics.protocols import Phase
+
+    monkeypatch.setitem(protocols._FAST, "vae3", (Phase("adam", steps=20, lr=1e6, samples=1),
+                                                  Phase("lbfgs", steps=1, design_size=2)))
+    code = main(["--model", "vae3", "--device", "cpu", "--n-train", "100", "--n-test", "0", "--hidden", "4,4",
+                 "--out", str(tmp_path / "d")])
+    assert code == 3
+    assert "diverged" in capsys.readouterr().err
+    assert json.loads((tmp_path / "d" / "summary.json").read_text())["status"] == "FAIL"
+
+
+def test_scale_decoder_variance_is_exact_for_exp_links():
+    from numerics.models import build_model
+    for kind in ("vae1", "vae3"):
+        model = build_model(kind, 5, 2, hidden=(4,), generator=torch.Generator().manual_seed(0))
+        z = torch.randn(7, 2, dtype=torch.float64)
+        before = model.decode(z)[1].detach()
+        verify.scale_decoder_variance(model, 4.0)
+        assert torch.allclose(model.decode(z)[1].detach(), 4.0 * before, rtol=1e-12, atol=0)
