@@ -136,6 +136,7 @@ def run_profile(specs: list[GroupSpec], out: Path, device: str, rerun: bool = Fa
             shutil.rmtree(path)
         if (path / "summary.json").exists():
             group.runs.append(read_run(path))
+            tqdm.write(f"{spec.key} seed {seed}: finished run reused from {path}", file=sys.stderr)
             continue
         resume = (path / "config.json").exists()  # an interrupted run: continue it from its checkpoint
         kwargs = {"model": spec.model, "device": device, "out": path, "resume": resume,
@@ -149,23 +150,28 @@ def run_profile(specs: list[GroupSpec], out: Path, device: str, rerun: bool = Fa
             record = read_run(path)
         except Exception as error:
             group.errors.append(f"seed {seed}: {type(error).__name__}: {error}")
+            tqdm.write(f"{spec.key} seed {seed}: FAILED: {type(error).__name__}: {error}", file=sys.stderr)
             continue
         record.seconds = time.perf_counter() - started
         group.runs.append(record)
+        tqdm.write(f"{spec.key} seed {seed}: {record.status} in {record.seconds:.0f} s -> {path}", file=sys.stderr)
     return list(groups.values()), None
 
 
 def _variant_of(run: RunRecord) -> str:
-    """Training variant of a run read from disk: batch size / learning rate when not the paper's."""
-    options = {**run.config, **run.config.get("options", {})} if isinstance(run.config.get("options"), dict) \
-        else run.config
+    """Training variant of a paper-protocol run read from disk: batch size / learning rate if not Appendix C.3's.
+
+    Reads the last phase of ``config.protocol_spec`` (numerics' layout), else top-level config keys.
+    """
+    if run.summary.get("protocol") != "paper":
+        return "base"
+    phases = (run.config.get("protocol_spec") or {}).get("phases") or [run.config]
+    options = phases[-1] if isinstance(phases[-1], dict) else {}
     parts = []
-    batch = options.get("batch_size")
-    lr = options.get("lr")
-    if batch not in (None, 2000) and run.summary.get("protocol") == "paper":
-        parts.append(f"batch {batch}")
-    if lr not in (None, 1e-3) and run.summary.get("protocol") == "paper":
-        parts.append(f"lr {lr:g}")
+    if options.get("batch_size") not in (None, 2000):
+        parts.append(f"batch {options['batch_size']}")
+    if isinstance(options.get("lr"), (int, float)) and options["lr"] != 1e-3:
+        parts.append(f"lr {options['lr']:g}")
     return ", ".join(parts) or "base"
 
 
@@ -205,7 +211,10 @@ def collect(profile: str, out: Path, device: str = "auto", runs_dirs: list[Path]
     if proofs_file is not None:
         proofs_result, proofs_error = load_proofs_file(proofs_file), None
     else:
+        print("checking the proofs (proofs.check_claims) ...", file=sys.stderr)
         proofs_result, proofs_error = run_proofs()
+        print(f"proofs: {(proofs_result or {}).get('status', proofs_error)} in "
+              f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
     timings["proofs"] = time.perf_counter() - started
 
     started = time.perf_counter()

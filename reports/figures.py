@@ -127,15 +127,15 @@ def fig1_training(groups: list[RunGroup], path: Path) -> Figure | None:
                     top.plot(steps, values, label=label, **style)
                     shown.append(values)
             if run.control is not None and group.model == "linear":
-                for key, label, color in (("elbo", "ELBO, fixed $\\sigma^2$", "C0"),
-                                          ("entropy_sum", "entropies, fixed $\\sigma^2$", "C3")):
+                for key, label, color in (("elbo", "ELBO, fixed σ²", "C0"),
+                                          ("entropy_sum", "entropies, fixed σ²", "C3")):
                     steps, values = series(run.control, key)
                     if len(steps):
                         top.plot(steps, values, color=color, ls=(0, (1, 1)), lw=1.0, label=label)
                         shown.append(values)
             _zoom_limits(top, shown)
             top.set_title(f"({PANEL_LETTERS[i]}) {_label(group)}")
-            top.legend(loc="lower right", frameon=False)
+            top.legend(loc="best", frameon=False)
             if i == 0:
                 top.set_ylabel("nats per data point")
             grid, median, q25, q75 = quantiles_over_runs(group.runs, "rel_gap")
@@ -240,16 +240,16 @@ def fig3_latents(states: list[LatentState], path: Path) -> Figure | None:
                 y = state.nu[k, 1] if state.nu.shape[1] > 1 else 0.0
                 left.add_patch(Rectangle((state.nu[k, 0] - state.tau[k, 0], y - tau2[k]), 2 * state.tau[k, 0],
                                          2 * tau2[k], fill=False, lw=0.5, color="C3", alpha=0.8))
-            left.set_xlabel("$z_1$")
-            left.set_ylabel("$z_2$")
-            left.set_title(f"{state.label}: encoder means, $2\\tau_1 \\times 2\\tau_2$ boxes")
+            left.set_xlabel("z₁")
+            left.set_ylabel("z₂")
+            left.set_title(f"{state.label}: encoder means, 2τ₁ × 2τ₂ boxes")
             left.set_aspect("equal", adjustable="datalim")
             mean = state.x.mean(0)
             _, _, vt = np.linalg.svd(state.x - mean, full_matrices=False)
             basis = vt[:2].T
             px, pr = (state.x - mean) @ basis, (state.x_rec - mean) @ basis
             right.scatter(px[:, 0], px[:, 1], s=2, color="0.6", label="training data")
-            right.scatter(pr[:, 0], pr[:, 1], s=2, color="C1", alpha=0.6, label="reconstructions $\\mu(z)$")
+            right.scatter(pr[:, 0], pr[:, 1], s=2, color="C1", alpha=0.6, label="reconstructions μ(z)")
             if state.sigma is not None:
                 sigma = np.broadcast_to(np.asarray(state.sigma, dtype=float), state.x.shape)
                 spc = np.sqrt((sigma ** 2) @ (basis ** 2))  # std of the decoder noise along each PC
@@ -279,6 +279,14 @@ def verification_panels(groups: list[RunGroup]) -> list[tuple[RunGroup, RunRecor
     return [(g, g.runs[0]) for g in chosen]
 
 
+def predicted_gap(row: dict) -> float:
+    """The gap the identity predicts from one metrics row: residual_decoder + (1/2) sum_h r_h (DESIGN.md).
+
+    ``residual_decoder`` is (D/2) r_sigma (VAE-3: its generalisation); ``residual_prior`` lists r_h.
+    """
+    return float(row["residual_decoder"]) + 0.5 * float(np.sum(row.get("residual_prior") or 0.0))
+
+
 def fig_gap_identity(groups: list[RunGroup], path: Path) -> Figure | None:
     """Residuals of the gap identity F - S = (D/2) r_sigma + (1/2) sum_h r_h over training, and its error."""
     panels = [(g, r) for g, r in verification_panels(groups) if len(series(r, "residual_decoder")[0])]
@@ -294,7 +302,7 @@ def fig_gap_identity(groups: list[RunGroup], path: Path) -> Figure | None:
             prior = [row.get("residual_prior") for row in run.metrics if "residual_decoder" in row]
             prior = np.array([p if isinstance(p, list) else [p] for p in prior], dtype=float)
             for h in range(prior.shape[1] if prior.ndim == 2 else 0):
-                top.plot(steps, prior[:, h], lw=0.9, label=f"prior residual h={h + 1}")
+                top.plot(steps, 0.5 * prior[:, h], lw=0.9, label=f"prior residual r_{h + 1} / 2")
             _, gap = series(run, "gap")
             top.plot(steps, gap, color="k", ls="--", lw=0.9, label="gap F - S")
             top.set_yscale("symlog", linthresh=1e-4)
@@ -311,7 +319,7 @@ def fig_gap_identity(groups: list[RunGroup], path: Path) -> Figure | None:
         fig.savefig(path, dpi=DPI)
         plt.close(fig)
     caption = ("The gap identity (claim `gap`) on the verification runs. Top: the decoder residual "
-               "(D/2) r_sigma, the prior residuals (1/2) r_h for each latent h and the gap F - S over "
+               "(D/2) r_sigma, the prior residuals r_h/2 for each latent h and the gap F - S over "
                "training (symmetric log scale). Bottom: the identity's error |gap - (sum of residuals)| on "
                "a log axis. The reader should see the residuals add up to the gap at every step, not only "
                "at convergence (error at float round-off), and all of them shrink as training converges.")
@@ -329,8 +337,7 @@ def fig_control(groups: list[RunGroup], path: Path) -> Figure | None:
             ax = axes[0, i]
             steps, gap = series(run.control, "gap")
             rows = [row for row in run.control.metrics if "residual_decoder" in row]
-            predicted = np.array([row["residual_decoder"] + float(np.sum(row.get("residual_prior", 0.0)))
-                                  for row in rows])
+            predicted = np.array([predicted_gap(row) for row in rows])
             main_steps, main_gap = series(run, "gap")
             ax.plot(steps, np.abs(gap), color="C3", lw=2.2, alpha=0.5, label="control |F - S|")
             ax.plot([row["step"] for row in rows], np.abs(predicted), color="k", ls="--", lw=0.9,

@@ -57,8 +57,8 @@ def metrics_rows(model: str, steps: int, tau: float, offset: float, control: boo
         step = k * 10
         decay = math.exp(-step / tau)
         residual_decoder = 5.0 * decay + offset
-        residual_prior = [0.4 * decay, -0.2 * decay]
-        gap = residual_decoder + sum(residual_prior)
+        residual_prior = [0.8 * decay, -0.4 * decay]
+        gap = residual_decoder + 0.5 * sum(residual_prior)  # F - S = (D/2) r_sigma + (1/2) sum_h r_h
         entropy_sum = -20.0 + 3.0 * decay
         elbo = entropy_sum + gap
         row = {"step": step, "seconds": 0.1 * k, "elbo": elbo, "elbo_se": 0.01, "entropy_sum": entropy_sum,

@@ -28,3 +28,10 @@ def test_quantiles_over_runs_are_the_median_and_quartiles_of_abs_rel_gap():
     np.testing.assert_allclose(median, np.median([0.01, 0.02, 0.03, 0.04]))
     np.testing.assert_allclose(q25, np.percentile([0.01, 0.02, 0.03, 0.04], 25))
     np.testing.assert_allclose(q75, np.percentile([0.01, 0.02, 0.03, 0.04], 75))
+
+
+def test_predicted_gap_halves_the_prior_residuals():
+    from reports.figures import predicted_gap
+
+    assert predicted_gap({"residual_decoder": 1.0, "residual_prior": [0.4, -0.2]}) == 1.1
+    assert predicted_gap({"residual_decoder": -0.5}) == -0.5

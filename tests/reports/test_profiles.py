@@ -8,6 +8,8 @@ import types
 from pathlib import Path
 
 from reports.build import main
+from reports.collect import ReportData, run_profile
+from reports.verdicts import run_failures
 from reports.profiles import MODELS, profile_groups
 from tests.reports.conftest import write_run
 
@@ -34,15 +36,18 @@ def test_quick_profile_runs_each_model_once_then_reuses(tmp_path, monkeypatch, p
     assert sorted(c["model"] for c in calls) == sorted(MODELS)
     assert all(c["protocol"] == "fast" and c["device"] == "cpu" and not c["resume"] for c in calls)
     assert (tmp_path / "out" / "runs" / "verify-vae3" / "seed000" / "summary.json").exists()
-    assert main(argv) == 0 and len(calls) == len(MODELS)  # resumable: finished runs are read, not redone
+    groups, error = run_profile(profile_groups("quick"), tmp_path / "out", device="cpu")
+    assert error is None and len(calls) == len(MODELS)  # resumable: finished runs are read, not redone
+    assert all(len(g.runs) == 1 and g.runs[0].status == "PASS" for g in groups)
 
 
-def test_run_that_raises_fails_the_build(tmp_path, monkeypatch, proofs_file):
+def test_run_that_raises_is_reported_as_a_failure(tmp_path, monkeypatch):
     calls: list[dict] = []
     fake_numerics(monkeypatch, calls, fail_model="vae1")
-    assert main(["--out", str(tmp_path / "out"), "--proofs", str(proofs_file)]) == 1
-    markdown = (tmp_path / "out" / "report.md").read_text()
-    assert "FAILED: verify-vae1: seed 0: RuntimeError: training diverged" in markdown
+    groups, error = run_profile(profile_groups("quick"), tmp_path / "out", device="cpu")
+    data = ReportData(profile="quick", proofs=None, proofs_error=None, groups=groups)
+    assert error is None
+    assert "verify-vae1: seed 0: RuntimeError: training diverged" in run_failures(data)
 
 
 def test_full_profile_has_the_papers_run_counts():
