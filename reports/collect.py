@@ -8,6 +8,7 @@ formats: data flows one way, from results to rendering.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import shutil
@@ -34,10 +35,11 @@ class RunGroup:
     variant: str = "base"
     runs: list[RunRecord] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    seconds: float | None = None  # wall time of training the group in this build
 
     def to_dict(self) -> dict:
         return {"key": self.key, "title": self.title, "model": self.model, "protocol": self.protocol,
-                "role": self.role, "variant": self.variant, "errors": self.errors,
+                "role": self.role, "variant": self.variant, "errors": self.errors, "seconds": self.seconds,
                 "runs": [run.to_dict() for run in self.runs]}
 
 
@@ -104,33 +106,18 @@ def run_dir_for(out: Path, spec: GroupSpec, seed: int) -> Path:
     return out / "runs" / spec.key / f"seed{seed:03d}"
 
 
-def run_profile(specs: list[GroupSpec], out: Path, device: str, rerun: bool = False,
-                progress: bool | None = None) -> tuple[list[RunGroup], str | None]:
-    """Run every group of a profile through ``numerics.verify.run_verification``.
+def _run_verify_group(spec: GroupSpec, group: RunGroup, out: Path, device: str, rerun: bool,
+                      progress: bool) -> None:
+    """One ``numerics.verify.run_verification`` run per seed, resuming interrupted ones, reusing finished ones."""
+    from numerics.verify import run_verification
 
-    Resumable: a run whose ``summary.json`` exists is read, not repeated (unless ``rerun``).
-    Returns the groups and, if ``numerics`` cannot be imported at all, one error line.
-    """
-    try:
-        from numerics.verify import run_verification
-    except Exception as error:
-        groups = [_group_from_spec(spec) for spec in specs]
-        return groups, f"numerics could not be imported: {type(error).__name__}: {error}"
     accepted = set(inspect.signature(run_verification).parameters)
-    if progress is None:
-        progress = sys.stderr.isatty()
-    jobs = [(spec, seed) for spec in specs for seed in spec.seeds]
-    groups = {spec.key: _group_from_spec(spec) for spec in specs}
-    bar = tqdm(jobs, desc="numeric runs", unit="run", disable=not progress)
-    for spec, seed in bar:
-        group = groups[spec.key]
-        bar.set_postfix_str(f"{spec.key} seed {seed}")
-        unsupported = sorted(set(spec.options) - accepted)
-        if unsupported:
-            message = f"run_verification does not accept {', '.join(unsupported)}: group not run"
-            if message not in group.errors:
-                group.errors.append(message)
-            continue
+    unsupported = sorted(set(spec.options) - accepted)
+    if unsupported:
+        group.errors.append(f"run_verification does not accept {', '.join(unsupported)}: group not run")
+        return
+    bar = tqdm(spec.seeds, desc=spec.key, unit="run", disable=not progress or len(spec.seeds) == 1)
+    for seed in bar:
         path = run_dir_for(out, spec, seed)
         if rerun and path.exists():
             shutil.rmtree(path)
@@ -140,7 +127,7 @@ def run_profile(specs: list[GroupSpec], out: Path, device: str, rerun: bool = Fa
             continue
         resume = (path / "config.json").exists()  # an interrupted run: continue it from its checkpoint
         kwargs = {"model": spec.model, "device": device, "out": path, "resume": resume,
-                  "progress": progress and len(jobs) < 10}
+                  "progress": progress and len(spec.seeds) == 1}
         if not resume:  # a resumed run takes its options from its own config.json
             kwargs.update({"protocol": spec.protocol, "seed": seed, **spec.options})
         kwargs = {key: value for key, value in kwargs.items() if key in accepted}
@@ -155,7 +142,69 @@ def run_profile(specs: list[GroupSpec], out: Path, device: str, rerun: bool = Fa
         record.seconds = time.perf_counter() - started
         group.runs.append(record)
         tqdm.write(f"{spec.key} seed {seed}: {record.status} in {record.seconds:.0f} s -> {path}", file=sys.stderr)
-    return list(groups.values()), None
+
+
+def _run_sweep_group(spec: GroupSpec, group: RunGroup, out: Path, device: str, rerun: bool,
+                     progress: bool) -> None:
+    """All seeds of the group as one batched ``python -m numerics.sweep`` (resumable by itself).
+
+    Falls back to one ``run_verification`` per seed when ``numerics.sweep`` is not installed.
+    """
+    try:
+        from numerics import sweep
+    except ImportError:
+        _run_verify_group(spec, group, out, device, rerun, progress)
+        return
+    path = out / "runs" / spec.key
+    if rerun and path.exists():
+        shutil.rmtree(path)
+    argv = ["--model", spec.model, "--protocol", spec.protocol, "--runs", str(len(spec.seeds)),
+            "--seed0", str(spec.seeds[0]), "--device", device, "--out", str(path)]
+    for option, flag in (("batch_size", "--batch-size"), ("lr", "--lr")):
+        if option in spec.options:
+            argv += [flag, str(spec.options[option])]
+    if not progress:
+        argv.append("--no-progress")
+    tqdm.write(f"{spec.key}: python -m numerics.sweep {' '.join(argv)}", file=sys.stderr)
+    with contextlib.redirect_stdout(sys.stderr):  # the sweep's table must not mix with --json output
+        try:
+            code = sweep.main(argv)
+        except SystemExit as exit_:  # argparse rejected an option
+            code = exit_.code if isinstance(exit_.code, int) else 2
+        except Exception as error:
+            group.errors.append(f"numerics.sweep failed: {type(error).__name__}: {error}")
+            code = None
+    if code == 2:
+        group.errors.append(f"numerics.sweep refused the options {' '.join(argv)}")
+    try:
+        group.runs.extend(find_runs(path))
+    except RunDirError as error:
+        group.errors.append(str(error))
+
+
+def run_profile(specs: list[GroupSpec], out: Path, device: str, rerun: bool = False,
+                progress: bool | None = None) -> tuple[list[RunGroup], str | None]:
+    """Run every group of a profile (``numerics.verify`` per seed, or ``numerics.sweep`` per group).
+
+    Resumable: finished runs (``summary.json`` present) are read, not repeated (unless ``rerun``).
+    Returns the groups and, if ``numerics`` cannot be imported at all, one error line.
+    """
+    try:
+        import numerics.verify  # noqa: F401
+    except Exception as error:
+        groups = [_group_from_spec(spec) for spec in specs]
+        return groups, f"numerics could not be imported: {type(error).__name__}: {error}"
+    if progress is None:
+        progress = sys.stderr.isatty()
+    groups = []
+    for spec in specs:
+        group = _group_from_spec(spec)
+        started = time.perf_counter()
+        runner = _run_sweep_group if spec.runner == "sweep" else _run_verify_group
+        runner(spec, group, out, device, rerun, progress)
+        group.seconds = time.perf_counter() - started
+        groups.append(group)
+    return groups, None
 
 
 def _variant_of(run: RunRecord) -> str:
@@ -165,7 +214,8 @@ def _variant_of(run: RunRecord) -> str:
     """
     if run.summary.get("protocol") != "paper":
         return "base"
-    phases = (run.config.get("protocol_spec") or {}).get("phases") or [run.config]
+    spec = run.config.get("protocol_spec") or run.config.get("protocol_def") or {}  # verify / sweep naming
+    phases = spec.get("phases") or [run.config]
     options = phases[-1] if isinstance(phases[-1], dict) else {}
     parts = []
     if options.get("batch_size") not in (None, 2000):

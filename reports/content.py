@@ -165,9 +165,12 @@ def timing_rows(data: ReportData) -> list[tuple[str, str]]:
     """Wall time of each part of the build, and of each numeric run."""
     rows = [(part, f"{seconds:.1f} s") for part, seconds in data.timings.items()]
     for group in data.groups:
-        times = [r.seconds for r in group.runs if isinstance(r.seconds, (int, float))]
-        if times:
-            rows.append((f"runs: {group.key} ({len(times)})", f"{sum(times):.1f} s"))
+        if group.seconds is not None:
+            rows.append((f"numerics: {group.key} ({len(group.runs)} run(s), this build)", f"{group.seconds:.1f} s"))
+        else:
+            times = [r.seconds for r in group.runs if isinstance(r.seconds, (int, float))]
+            if times:
+                rows.append((f"numerics: {group.key} ({len(times)} run(s), as recorded)", f"{sum(times):.1f} s"))
     return rows
 
 

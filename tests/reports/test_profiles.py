@@ -55,3 +55,24 @@ def test_full_profile_has_the_papers_run_counts():
     assert counts["fig1a"] == counts["fig1b"] == 10
     assert counts["fig1c"] == counts["fig2b"] == counts["fig2c"] == 100
     assert {g.options.get("batch_size") for g in profile_groups("full")} >= {100}
+
+
+def test_full_profile_sweeps_pass_the_variant_options(tmp_path, monkeypatch):
+    argvs: list[list[str]] = []
+
+    def sweep_main(argv):
+        argvs.append(argv)
+        out = Path(argv[argv.index("--out") + 1])
+        for seed in range(int(argv[argv.index("--runs") + 1])):
+            write_run(out / f"run-seed{seed:04d}", argv[argv.index("--model") + 1], seed=seed, protocol="paper",
+                      with_control=False)
+        return 0
+
+    module = types.ModuleType("numerics.sweep")
+    module.main = sweep_main
+    monkeypatch.setitem(sys.modules, "numerics.sweep", module)
+    specs = [g for g in profile_groups("full") if g.key in ("fig1c", "fig2b", "fig2c")]
+    groups, error = run_profile(specs, tmp_path / "out", device="cpu")
+    assert error is None and [len(g.runs) for g in groups] == [100, 100, 100]
+    assert "--batch-size" not in argvs[0] and argvs[1][argvs[1].index("--batch-size") + 1] == "100"
+    assert argvs[2][argvs[2].index("--lr") + 1] == "0.005" and "--no-progress" in argvs[2]
