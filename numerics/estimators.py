@@ -208,12 +208,12 @@ def _accumulate_chunk(model: GaussianVAE, x: Tensor, eps: Tensor | None, weights
     z = nu + torch.sqrt(tau2) * eps                     # [K,n,H]
     mu, sigma2 = model.decode(z)                        # [K,n,D]; sigma2 broadcastable to it
     D = mu.shape[-1]
+    log_sigma2 = torch.log(sigma2).expand_as(mu)        # a view (no copy) for a scalar sigma^2
     if sigma2.numel() == 1:  # scalar sigma^2: no [K,n,D] work beyond the squared error
         sums.sigma2 = sigma2
         sq_kn = ((x - mu) ** 2).sum(-1) / (2.0 * sigma2.reshape(()))     # [K,n]
         logdet_kn = D * torch.log(sigma2.reshape(()))
     else:
-        log_sigma2 = torch.log(sigma2).expand_as(mu)
         sq_kn = ((x - mu) ** 2 / (2.0 * sigma2)).sum(-1)
         logdet_kn = log_sigma2.sum(-1)
     loglik_kn = -0.5 * D * _LOG_2PI - 0.5 * logdet_kn - sq_kn

@@ -246,3 +246,28 @@ def test_cuda_gives_the_cpu_values(kind):
         assert abs(cpu[key] - cuda[key]) < 1e-10 * max(1.0, abs(cpu[key]))
     for a, b in zip(g_cpu, g_cuda):
         torch.testing.assert_close(a, b, rtol=1e-8, atol=1e-10)
+
+
+class ConstantSigmaVAE3(GaussianVAE):
+    """A user model declared as VAE-3 whose decoder variance happens to be a z-independent scalar."""
+
+    kind = "vae3"
+
+    def __init__(self, inner):
+        super().__init__(inner.D, inner.H, enc_link="exp", dec_link="exp")
+        self.inner = inner
+
+    def encode(self, x):
+        return self.inner.encode(x)
+
+    def decode(self, z):
+        return self.inner.decode(z)
+
+
+def test_eq39_on_a_scalar_sigma_model_equals_eq25():
+    inner = model("vae1")
+    x, d = data(), designs()[0]
+    with torch.no_grad():
+        as_vae1, as_vae3 = evaluate(inner, x, d), evaluate(ConstantSigmaVAE3(inner), x, d)
+    for key in ("elbo", "entropy_sum", "gap", "residual_decoder", "elbo_se"):
+        torch.testing.assert_close(getattr(as_vae3, key), getattr(as_vae1, key), rtol=1e-13, atol=1e-13)
