@@ -102,7 +102,13 @@ def _split_gaussian_factor(integrand: sp.Expr, x: sp.Symbol) -> tuple[sp.Expr, s
 
 
 def _gaussian_integral(integral: sp.Integral) -> sp.Expr:
-    """Evaluate one (possibly iterated) Gaussian integral through the cached moments."""
+    """Evaluate one (possibly iterated) Gaussian integral through the cached moments.
+
+    An integrand that is a sum (e.g. a mixture of Gaussians) is split term by term (linearity).
+    """
+    terms = sp.Add.make_args(sp.expand(integral.function, power_exp=False))
+    if len(terms) > 1:
+        return sp.Add(*[_gaussian_integral(sp.Integral(term, *integral.limits)) for term in terms])
     expr = integral.function
     for limits in integral.limits:
         x, lo, hi = limits

@@ -5,14 +5,15 @@ its declared domain and compares both sides with mpmath at 30 significant digits
 
 * integer symbols (sizes such as D, H, N, or an index d) get random integers, after which
   finite ``Sum``s are expanded and ``Indexed`` entries get random values;
-* undefined functions (e.g. eta1(eps), f(a)) are replaced by random concrete test functions;
+* undefined functions (e.g. eta1(eps), f(a)) are replaced by test functions whose coefficients
+  are drawn at random at every point (default: quadratic polynomials);
 * steps with ``Integral``s are evaluated in float64 with ``scipy.integrate.quad`` (mpmath
   quadrature at 30 digits costs ~0.1 s per point), independently of the moment-based
   ``gaussian_integral`` strategy, with the float64 tolerance FLOAT_REL_TOL; all other steps
   in mpmath at 30 digits with REL_TOL.
 
 A domain maps a Symbol or IndexedBase to ``(lo, hi)`` (integers for integer symbols) and an
-undefined function class to ``sampler(rng, args) -> Expr``.
+undefined function class to ``sampler(args) -> (Expr, {coefficient: (lo, hi)})``.
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ import sympy as sp
 from sympy.core.function import AppliedUndef, UndefinedFunction
 
 Domain = Mapping[Any, Any]
-FunctionSampler = Callable[[random.Random, tuple[sp.Expr, ...]], sp.Expr]
+FunctionSampler = Callable[[tuple[sp.Expr, ...]], tuple[sp.Expr, dict[sp.Symbol, tuple[float, float]]]]
 
 DIGITS = 30
 REL_TOL = 1e-12
 FLOAT_REL_TOL = 1e-8
 POINTS = 16
+POINTS_WITH_INTEGRALS = 8  # scipy quadrature is the slow part of the whole run
+POINTS_WITH_MULTIPLE_INTEGRALS = 4  # nested quadrature: ~0.3 s per point
 DEFAULT_INT_RANGE = (1, 6)
 
 
@@ -67,14 +70,15 @@ def _range(s: sp.Symbol, domain: Domain) -> tuple[float, float] | tuple[int, int
     return _real_range(s, domain)
 
 
-def random_polynomial(rng: random.Random, args: tuple[sp.Expr, ...]) -> sp.Expr:
-    """Default test function: c0 + sum c_i a_i + sum c_ii a_i^2 with c in (0.2, 1.5)."""
-    c = lambda: sp.Float(rng.uniform(0.2, 1.5), DIGITS)  # noqa: E731
-    return c() + sum(c() * a + c() * a**2 for a in args)
+def random_polynomial(args: tuple[sp.Expr, ...]) -> tuple[sp.Expr, dict[sp.Symbol, tuple[float, float]]]:
+    """Default test function c0 + sum c_i a_i + sum c_ii a_i^2; the c's are sampled in (0.2, 1.5)."""
+    cs = [sp.Dummy("c") for _ in range(1 + 2 * len(args))]
+    body = cs[0] + sum(cs[1 + 2 * k] * a + cs[2 + 2 * k] * a**2 for k, a in enumerate(args))
+    return body, {ci: (0.2, 1.5) for ci in cs}
 
 
 def _instantiate(expr: sp.Basic, rng: random.Random, domain: Domain, point: dict[str, Any],
-                 fresh: bool) -> sp.Basic:
+                 fresh: bool, ranges: dict) -> sp.Basic:
     """Replace sums, undefined functions, derivatives and Subs by concrete evaluable forms.
 
     With ``fresh`` the integer symbols are fixed to random integers first (needed when they are
@@ -90,7 +94,8 @@ def _instantiate(expr: sp.Basic, rng: random.Random, domain: Domain, point: dict
     for f in funcs:
         args = sp.symbols(f"_a0:{_arity(expr, f)}", real=True)
         sampler: FunctionSampler = domain.get(f, random_polynomial)
-        body = sampler(rng, args)
+        body, coefficient_ranges = sampler(args)
+        ranges.update(coefficient_ranges)
         point[f"{f}({', '.join(map(str, args))})"] = str(body)
         expr = expr.subs(f, sp.Lambda(args, body))
     expr = expr.replace(lambda e: isinstance(e, sp.Derivative), finite_difference)
@@ -139,8 +144,10 @@ class _Prepared:
 
 def _prepare(before: Any, after: Any, rng: random.Random, domain: Domain, fresh: bool) -> _Prepared:
     point: dict[str, Any] = {}
+    coefficient_ranges: dict = {}
     flat = sp.Tuple(*(_as_list(before) + _as_list(after)))
-    flat = _instantiate(flat, rng, domain, point, fresh)
+    flat = _instantiate(flat, rng, domain, point, fresh, coefficient_ranges)
+    domain = {**domain, **coefficient_ranges}
     indexed = sorted(flat.atoms(sp.Indexed), key=str)
     stand_ins = {ix: sp.Dummy(str(ix), real=True) for ix in indexed}
     flat = flat.xreplace(stand_ins)
@@ -177,17 +184,20 @@ def _evaluate(prep: _Prepared, rng: random.Random) -> tuple[float, float, dict]:
 
 
 def _needs_fresh_instance(before: Any, after: Any) -> bool:
-    """Sums, indexed entries and test functions must be re-instantiated at every point."""
+    """Sums and indexed entries (with random integer sizes) are re-instantiated at every point."""
     exprs = _as_list(before) + _as_list(after)
-    return any(e.atoms(AppliedUndef) or e.has(sp.Sum, sp.Indexed) for e in exprs)
+    return any(e.has(sp.Sum, sp.Indexed) for e in exprs)
 
 
-def spot_check(before: Any, after: Any, domain: Domain, seed: int = 0, points: int = POINTS) -> SpotCheck:
+def spot_check(before: Any, after: Any, domain: Domain, seed: int = 0, points: int | None = None) -> SpotCheck:
     """Compare before and after at random points of the domain (mpmath, 30 digits)."""
     rng = random.Random(seed)
     evaluated, failures = 0, 0
     has_integral = any(x.has(sp.Integral) for x in _as_list(before) + _as_list(after))
     tol = FLOAT_REL_TOL if has_integral else REL_TOL
+    nested = any(len(i.limits) > 1 for x in _as_list(before) + _as_list(after) for i in x.atoms(sp.Integral))
+    default = POINTS_WITH_MULTIPLE_INTEGRALS if nested else POINTS_WITH_INTEGRALS if has_integral else POINTS
+    points = points or default
     worst = SpotCheck(None, 0, 0.0, None, None, tol)
     fresh = _needs_fresh_instance(before, after)
     try:
@@ -212,10 +222,13 @@ def interval_sign(expr: sp.Expr) -> int | None:
     """Sign of a closed-form constant by mpmath interval arithmetic: +1, -1, or None if unsure."""
     namespace = {name: getattr(mpmath.iv, name) for name in ("exp", "log", "sqrt", "mpf", "e", "pi")}
     fn = sp.lambdify([], sp.sympify(expr), modules=[namespace])
-    with mpmath.iv.workdps(DIGITS):
+    saved, mpmath.iv.dps = mpmath.iv.dps, DIGITS
+    try:
         value = mpmath.iv.mpf(fn())
-        if value.a > 0:
-            return 1
-        if value.b < 0:
-            return -1
+    finally:
+        mpmath.iv.dps = saved
+    if value.a > 0:
+        return 1
+    if value.b < 0:
+        return -1
     return None

@@ -22,8 +22,15 @@ Strategy = Callable[[sp.Expr], sp.Expr]
 SIMPLIFY_SECONDS = 4.0
 
 
+def _split_sum(s: sp.Sum) -> sp.Expr:
+    """Linearity of a sum: split its summand into terms and sum each (constants come out)."""
+    terms = sp.Add.make_args(sp.expand(sp.expand_log(s.function, force=False)))
+    return sp.Add(*[sp.Sum(term, *s.limits).doit() for term in terms])
+
+
 def _algebra(expr: sp.Expr) -> sp.Expr:
     """expand, split logs of positive factors, merge powers, cancel: the common algebra chain."""
+    expr = expr.replace(lambda e: isinstance(e, sp.Sum), _split_sum)
     expr = sp.expand(sp.expand_log(sp.expand(expr), force=False))
     if expr == 0:
         return expr
@@ -63,7 +70,7 @@ def evaluate(r: sp.Expr) -> sp.Expr:
 
 def gaussian_integral(r: sp.Expr) -> sp.Expr:
     """Evaluate Gaussian integrals through the moments E[x^k] (sympy.integrate), then algebra."""
-    return _algebra(evaluate_gaussian_integrals(r).doit())
+    return _algebra(evaluate_gaussian_integrals(r).doit(integrals=False))
 
 
 def _simplify_child(expr: sp.Expr, conn) -> None:  # runs in the forked child
