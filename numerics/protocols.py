@@ -76,12 +76,12 @@ class Protocol:
 _FAST: dict[str, tuple[Phase, ...]] = {
     "linear": (Phase("lbfgs", steps=4, design="analytic", inner_iters=50),
                Phase("newton", steps=30, design="analytic")),
-    "vae1": (Phase("adam", steps=1500, lr=3e-3, samples=1, log_every=50, checkpoint_every=100),
-             Phase("lbfgs", steps=40, design="gauss-hermite", design_size=4, inner_iters=25)),
+    "vae1": (Phase("adam", steps=300, lr=1e-2, samples=1, log_every=50, checkpoint_every=100),
+             Phase("lbfgs", steps=8, design="gauss-hermite", design_size=3, inner_iters=25)),
     "vae2": (Phase("adam", steps=1500, lr=3e-3, samples=1, log_every=50, checkpoint_every=100),
              Phase("lbfgs", steps=40, design="gauss-hermite", design_size=4, inner_iters=25)),
-    "vae3": (Phase("adam", steps=1500, lr=3e-3, samples=1, log_every=50, checkpoint_every=100),
-             Phase("lbfgs", steps=40, design="gauss-hermite", design_size=8, inner_iters=25)),
+    "vae3": (Phase("adam", steps=400, lr=1e-2, samples=1, log_every=50, checkpoint_every=100),
+             Phase("lbfgs", steps=8, design="gauss-hermite", design_size=3, inner_iters=25)),
 }
 
 _PAPER_EPOCHS = {"linear": 300, "vae1": 300, "vae2": 300, "vae3": 300}

@@ -1,0 +1,91 @@
+"""Benchmark of the issue-3 targets: default `verify` runs (fast protocol) and the paper protocol.
+
+Runs, each in its own run directory under --out (default runs/bench-targets):
+  linear on p-PCA, vae3 on PCA-ring, vae1 on the MNIST subset -- fast protocol (defaults), and
+  the same models and data with --protocol paper (--paper-epochs epochs each),
+and prints per run: wall time, fresh-sample rel_gap, |gap|/SE, verdict, and from metrics.jsonl the
+training time at which the logged rel_gap (fixed logging design, identical for both protocols)
+first reached 1e-3, with the paper/fast ratio. Targets (issue 3): linear rel_gap <= 1e-8 and
+|F - L_ML| <= 1e-6 in < 10 s; vae3 rel_gap <= 1e-4 in < 3 min; vae1 rel_gap <= 1e-4 in < 5 min.
+
+    python benchmarks/verify_targets.py [--out DIR] [--models linear,vae3,vae1] [--paper-epochs 100]
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from numerics.rundir import RunDir  # noqa: E402
+from numerics.verify import run_verification  # noqa: E402
+
+TARGETS = {"linear": (1e-8, 10.0), "vae3": (1e-4, 180.0), "vae1": (1e-4, 300.0)}
+
+
+def time_to(rows: list[dict], threshold: float) -> float | None:
+    """Training seconds at the first logged step with rel_gap <= threshold (None: never)."""
+    for row in rows:
+        if row.get("rel_gap") is not None and row["rel_gap"] <= threshold:
+            return row["seconds"]
+    return None
+
+
+def one(model: str, protocol: str, out: Path, epochs: int | None) -> dict:
+    path = out / f"{model}-{protocol}"
+    if path.exists():
+        shutil.rmtree(path)
+    t0 = time.perf_counter()
+    summary = run_verification(model=model, protocol=protocol, device="cpu", out=path, progress=False,
+                               steps=epochs if protocol == "paper" else None)
+    wall = time.perf_counter() - t0
+    rows = RunDir(path).read_metrics()
+    return {"model": model, "protocol": protocol, "wall": wall, "summary": summary, "t_1e-3": time_to(rows, 1e-3)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("runs/bench-targets"))
+    parser.add_argument("--models", default="linear,vae3,vae1")
+    parser.add_argument("--paper-epochs", type=int, default=100)
+    parser.add_argument("--no-paper", action="store_true")
+    args = parser.parse_args(argv)
+    results = []
+    for model in args.models.split(","):
+        for protocol in ("fast",) if args.no_paper else ("fast", "paper"):
+            r = one(model, protocol, args.out, args.paper_epochs)
+            results.append(r)
+            s = r["summary"]
+            gse = s.get("gap_over_se")
+            extra = ""
+            if model == "linear":
+                extra = f" |F-L_ML|={abs(s['elbo'] - s['loglik_ml_train']):.2e}"
+            print(f"{model:6s} {protocol:5s} wall={r['wall']:7.1f}s train={s['train_seconds']:7.1f}s "
+                  f"rel_gap={s['rel_gap']:.2e} gap={s['gap']:+.2e} se={s['gap_se']:.1e} "
+                  f"|gap|/SE={'n/a' if gse is None else f'{gse:.2f}'} verdict={s['status']}{extra} "
+                  f"t(rel_gap<=1e-3)={r['t_1e-3']}", flush=True)
+    print("\ntarget check (fast protocol):")
+    for r in results:
+        if r["protocol"] != "fast":
+            continue
+        goal, budget = TARGETS[r["model"]]
+        s = r["summary"]
+        ok = s["rel_gap"] <= goal and r["wall"] <= budget
+        print(f"  {r['model']}: rel_gap {s['rel_gap']:.2e} (<= {goal:g}?) wall {r['wall']:.1f}s (<= {budget:g}s?) "
+              f"-> {'MET' if ok else 'NOT MET'}")
+    print("\ntime to logged rel_gap <= 1e-3 (training seconds), paper / fast:")
+    by = {(r["model"], r["protocol"]): r for r in results}
+    for model in args.models.split(","):
+        fast, paper = by.get((model, "fast")), by.get((model, "paper"))
+        if fast and paper:
+            tf, tp = fast["t_1e-3"], paper["t_1e-3"]
+            ratio = f"{tp / tf:.1f}" if tf and tp else "n/a (one never reached it)"
+            print(f"  {model}: fast {tf}, paper {tp} ({args.paper_epochs} epochs), ratio {ratio}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
