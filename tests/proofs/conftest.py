@@ -1,0 +1,12 @@
+"""Shared fixtures: every claim is checked once per test session (about 20 s of CPU)."""
+
+from __future__ import annotations
+
+import pytest
+
+from proofs import check_claims
+
+
+@pytest.fixture(scope="session")
+def all_results():
+    return {r.claim.name: r for r in check_claims()}
