@@ -17,10 +17,15 @@ def _text(x: Any) -> str:
     return sp.sstr(x)
 
 
+def _mathtext(latex: str) -> str:
+    """Adapt SymPy's LaTeX to mathtext (which has no \\limits)."""
+    return latex.replace(r"\limits", "")
+
+
 def _latex(x: Any) -> str:
     if isinstance(x, sp.MatrixBase):
-        return r"\left(" + ", ".join(sp.latex(e) for e in x) + r"\right)"
-    return sp.latex(x)
+        return r"\left(" + ", ".join(_mathtext(sp.latex(e)) for e in x) + r"\right)"
+    return _mathtext(sp.latex(x))
 
 
 def equation_text(lhs: Any, rhs: Any | None) -> str:

@@ -52,3 +52,17 @@ def test_json_schema(all_results):
         for s in d["steps"]:
             assert {"eq", "statement", "latex", "justification", "hypotheses", "status", "strategy",
                     "seconds", "residual", "counterexample", "printed", "corrected"} <= set(s)
+
+
+def test_latex_parses_with_mathtext(all_results):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.mathtext import MathTextParser
+
+    parser = MathTextParser("agg")
+    for result in all_results.values():
+        for s in result.steps:
+            d = s.to_dict()
+            for latex in [d["latex"]] + ([d["printed"]["latex"]] if d["printed"] else []):
+                parser.parse(f"${latex}$")
