@@ -20,7 +20,7 @@ float round-off (tests/numerics/test_batched.py checks it against the plain `Tra
 Only Adam phases are batched: L-BFGS takes a line search per member, which is not elementwise.
 
 Logged evaluations (the monitor) use FRESH Monte Carlo samples from a third per-member generator
-(seed + EVAL_SEED_OFFSET), independent of the training samples, in float64, through
+(seed + EVAL_SEED_OFFSET), independent of the training samples, in the training dtype, through
 `numerics.estimators.evaluate` (vmapped as well): ELBO F, three-entropy value S (Eq. 39 for VAE-3),
 gap = F - S, its residuals (gap identity) and rel_gap = |F - S| / |F|.
 
@@ -296,21 +296,19 @@ class BatchedTrainer:
 
     # -- evaluation -----------------------------------------------------------------------------------
     def evaluate(self) -> list[dict]:
-        """Fresh-sample evaluation of every member (float64, no grad): the metrics of Eq. 9/39."""
+        """Fresh-sample evaluation of every member (training dtype, no grad): the metrics of Eq. 9/39."""
         K, n, _ = self.x.shape
         H = int(self.config["H"])
         S = self.eval_samples
         linear = self.template.kind == "linear"
         eps = None
         if not linear:
-            eps = torch.stack([torch.randn((S, n, H), generator=g, dtype=torch.float64) for g in self.eval_rng])
+            eps = torch.stack([torch.randn((S, n, H), generator=g, dtype=self.dtype) for g in self.eval_rng])
         members_per_chunk = max(1, min(K, EVAL_BUDGET // max(1, S * n)))
         point_chunk = max(1, EVAL_BUDGET // max(1, members_per_chunk * (1 if linear else S)))
-        template64 = build_model(dtype=torch.float64, device="meta", **self.config)
-        module = _Evaluation(template64, point_chunk)
-        params = {k: v.detach().to(torch.float64) for k, v in self.params.items()}
-        buffers = {k: v.to(torch.float64) for k, v in self.buffers.items()}
-        x64 = self.x.to(torch.float64)
+        module = _Evaluation(self.template, point_chunk)
+        params = {k: v.detach() for k, v in self.params.items()}
+        buffers, x64 = self.buffers, self.x
         with torch.no_grad():
             if linear:
                 fn = vmap(lambda p, b, x: functional_call(module, (p, b), (x, None)), chunk_size=members_per_chunk)

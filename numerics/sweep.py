@@ -81,9 +81,9 @@ def fast_protocol(epochs: int = 60, *, batch_size: int = 500, lr: float = 3e-3, 
     fluctuation around the stationary point that limits the final gap (Appendix C.2)."""
     if epochs < 1:
         raise ValueError("the fast protocol needs at least 1 epoch")
-    log_every = log_every or max(1, epochs // 20)
-    counts = [max(1, round(f * epochs)) for f, _ in FAST_SCHEDULE]
-    counts[0] += epochs - sum(counts)
+    log_every = log_every or max(1, epochs // 10)
+    ends = np.floor(np.cumsum([f for f, _ in FAST_SCHEDULE]) * epochs + 0.5).astype(int)
+    counts = np.diff(ends, prepend=0).tolist()
     phases = tuple(Phase("adam", steps=c, lr=lr * factor, batch_size=batch_size, samples=samples,
                          log_every=log_every, checkpoint_every=log_every)
                    for c, (_, factor) in zip(counts, FAST_SCHEDULE) if c > 0)
@@ -293,7 +293,7 @@ def _load_member(path: Path, opts: dict, seed: int, protocol: Protocol, device: 
     rd = RunDir(path)
     dtype = getattr(torch, protocol.dtype)
     data = load_data(opts["data"], seed=seed, n_train=opts["n_train"], n_test=opts["n_test"], dtype=dtype)
-    config = _member_config(opts, seed, protocol, device, data.x_train.shape[1])
+    config = json.loads(json.dumps(json_safe(_member_config(opts, seed, protocol, device, data.x_train.shape[1]))))
     if rd.exists():
         saved = rd.read_config()
         diff = [k for k in _SAME if saved.get(k) != config.get(k)]
@@ -398,8 +398,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (fast 3e-3, decayed; paper 1e-3)")
     p.add_argument("--samples", type=int, default=None, help="fresh samples per point and step (fast 1, paper 100)")
     p.add_argument("--dtype", default=None, help=f"{', '.join(DTYPES)} (both protocols default to float32)")
-    p.add_argument("--eval-samples", type=int, default=16,
-                   help="fresh MC samples per point of each logged evaluation (default 16)")
+    p.add_argument("--eval-samples", type=int, default=8,
+                   help="fresh MC samples per point of each logged evaluation (default 8)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's; 1 is much faster on a CPU shared with other jobs)")
     p.add_argument("--rel-tol", type=float, default=DEFAULT_REL_TOL,
                    help=f"relative gap level of the verdicts (default {DEFAULT_REL_TOL:g}, the paper's Fig. 1c)")
     p.add_argument("--n-train", type=int, default=None, help="training points per run (default: the data set's)")
@@ -434,6 +436,7 @@ def _options(args: argparse.Namespace) -> dict:
         raise UsageError(f"unknown device {args.device!r}; valid: auto, cpu, cuda")
     positive = {"runs": args.runs, "epochs": args.epochs, "batch-size": args.batch_size, "samples": args.samples,
                 "eval-samples": args.eval_samples, "n-train": args.n_train, "latent-dim": args.latent_dim}
+    positive["threads"] = args.threads
     for name, value in positive.items():
         if value is not None and value < 1:
             raise UsageError(f"--{name} must be >= 1 (got {value})")
@@ -486,6 +489,8 @@ def main(argv: list[str] | None = None) -> int:
                 write_json_atomic(Path(args.out) / AGGREGATE, result)
         else:
             opts = _options(args)
+            if args.threads is not None:
+                torch.set_num_threads(args.threads)
             result = run_sweep(opts, progress=not args.no_progress)
     except (UsageError, FileNotFoundError, FileExistsError, ValueError) as err:
         print(f"numerics.sweep: error: {err}", file=sys.stderr)
