@@ -46,7 +46,7 @@ def test_bad_shard_is_a_usage_error(text):
     (["--protocol", "slow"], "valid: fast, paper"),
     (["--runs", "0"], "--runs must be >= 1"),
     (["--device", "tpu"], "valid: auto, cpu, cuda"),
-    (["--data", "mnist"], "mnist is one fixed data set"),
+    (["--data", "cifar"], "valid: ppca, ring, mnist"),
 ])
 def test_cli_usage_errors_exit_2_with_one_line(argv, message, capsys, tmp_path):
     assert _run([*argv, "--out", tmp_path / "x"]) == 2
