@@ -47,8 +47,9 @@ class ReportContent:
 
 
 def verdict_word(status: str) -> str:
-    """How a status reads in the report: anything but PROVED/PASS/n/a reads FAILED (or its own word)."""
-    return status if status in ("PROVED", "PASS", "n/a", "MISSING", "NOT RUN") else "FAILED"
+    """How a status reads in the report: a known status word as is, anything else (FAIL, ...) as FAILED."""
+    return status if status in ("PROVED", "PASS", "n/a", "MISSING", "NOT RUN", "NUMERIC-ONLY", "PRINTED-WRONG") \
+        else "FAILED"
 
 
 def summary_paragraph(content: ReportContent) -> str:
@@ -72,8 +73,13 @@ def summary_paragraph(content: ReportContent) -> str:
 
 def summary_rows(rows: list[ClaimRow]) -> list[tuple[str, ...]]:
     """The summary table's cells, one tuple per claim."""
-    return [(row.name, row.title, verdict_word(row.symbolic), verdict_word(row.numeric), row.gap_text)
+    return [(row.name, short_title(row.title), verdict_word(row.symbolic), verdict_word(row.numeric), row.gap_text)
             for row in rows]
+
+
+def short_title(title: str) -> str:
+    """'Proposition 1 (VAE-2)' from 'Proposition 1 (VAE-2): at stationary points ...'."""
+    return title.split(": ", 1)[0]
 
 
 def _fmt(value: object, spec: str = ".2e") -> str:
@@ -140,11 +146,15 @@ def step_status_line(step: dict) -> str:
     return line
 
 
-def failure_details(step: dict) -> list[str]:
-    """Residual and counterexample of a failed step (empty for other steps)."""
+def failure_details(step: dict, limit: int = 400) -> list[str]:
+    """Residual and counterexample of a failed (or printed-wrong) step, long residuals shortened."""
     lines = []
+    label = "residual of the printed form" if step.get("status") == "PRINTED-WRONG" else "residual"
     if step.get("residual"):
-        lines.append(f"residual: {step['residual']}")
+        residual = " ".join(str(step["residual"]).split())
+        if len(residual) > limit:
+            residual = residual[:limit] + f" ... ({len(residual)} characters in results.json)"
+        lines.append(f"{label}: {residual}")
     if step.get("counterexample"):
         point = ", ".join(f"{k} = {v}" for k, v in dict(step["counterexample"]).items())
         lines.append(f"counterexample: {point}")

@@ -90,6 +90,16 @@ def _zoom_limits(ax, arrays: list[np.ndarray], skip: float = 0.1) -> None:
         ax.set_ylim(low - pad, high + pad)
 
 
+def _mark_phases(ax, run: RunRecord) -> None:
+    """A dotted vertical line where the training protocol switches phase (e.g. Adam -> L-BFGS)."""
+    rows = [row for row in run.metrics if "step" in row and row.get("phase") not in (None, "init")]
+    for before, after in zip(rows, rows[1:]):
+        if after["phase"] != before["phase"]:
+            ax.axvline(before["step"], color="0.6", lw=0.6, ls=":")
+            ax.annotate(str(after["phase"]), (before["step"], 0.02), xycoords=("data", "axes fraction"),
+                        fontsize=6, color="0.4", ha="left", xytext=(2, 0), textcoords="offset points")
+
+
 def panel_groups(groups: list[RunGroup]) -> list[RunGroup]:
     """Per model, the group a Fig. 1 panel shows: the paper's runs if present, else the verification run."""
     chosen = []
@@ -133,7 +143,8 @@ def fig1_training(groups: list[RunGroup], path: Path) -> Figure | None:
                     if len(steps):
                         top.plot(steps, values, color=color, ls=(0, (1, 1)), lw=1.0, label=label)
                         shown.append(values)
-            _zoom_limits(top, shown)
+            _zoom_limits(top, shown, skip=0.3)
+            _mark_phases(top, run)
             top.set_title(f"({PANEL_LETTERS[i]}) {_label(group)}")
             top.legend(loc="best", frameon=False)
             if i == 0:
@@ -242,7 +253,7 @@ def fig3_latents(states: list[LatentState], path: Path) -> Figure | None:
                                          2 * tau2[k], fill=False, lw=0.5, color="C3", alpha=0.8))
             left.set_xlabel("z₁")
             left.set_ylabel("z₂")
-            left.set_title(f"{state.label}: encoder means, 2τ₁ × 2τ₂ boxes")
+            left.set_title(f"{state.label}: z-space (boxes 2τ₁ × 2τ₂)")
             left.set_aspect("equal", adjustable="datalim")
             mean = state.x.mean(0)
             _, _, vt = np.linalg.svd(state.x - mean, full_matrices=False)
@@ -258,7 +269,7 @@ def fig3_latents(states: list[LatentState], path: Path) -> Figure | None:
                                               2 * spc[k, 1], fill=False, lw=0.5, color="C3"))
             right.set_xlabel("PC 1")
             right.set_ylabel("PC 2")
-            right.set_title(f"{state.label}: data space, first two PCs")
+            right.set_title("x-space, first two PCs (boxes 2σ)")
             right.legend(frameon=False, loc="best", markerscale=3)
         fig.tight_layout()
         fig.savefig(path, dpi=DPI)

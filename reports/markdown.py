@@ -27,7 +27,7 @@ def math_block(latex: str | None, fallback: str = "") -> str:
 
 def _badge(status: str) -> str:
     word = c.verdict_word(status)
-    return f"**{word}**" if word in ("PROVED", "PASS") else f"**{word}** ⚠"
+    return f"**{word}**" if word in ("PROVED", "PASS", "PRINTED-WRONG") else f"**{word}** ⚠"
 
 
 def claim_section(number: str, claim: dict, row) -> list[str]:
@@ -48,13 +48,11 @@ def claim_section(number: str, claim: dict, row) -> list[str]:
         out += [f"- `{key}`: {text}" for key, text in hypotheses.items()]
         out.append("")
     for k, step in enumerate(claim.get("steps", []), 1):
-        eq = f"Eq. ({step['eq']})" if step.get("eq") else "step"
-        out.append(f"{k}. **{eq}** {step.get('statement', '')}  ")
-        if step.get("justification"):
-            out.append(f"   *{step['justification']}*  ")
-        out.append(f"   {_badge(str(step.get('status')))} {c.step_status_line(step)}")
+        eq = f"Eq. ({step['eq']})" if step.get("eq") else "Step"
+        out.append(f"{k}. **{eq}** {step.get('justification') or ''} "
+                   f"({_badge(str(step.get('status')))} {c.step_status_line(step)})")
         out += [f"   - {line}" for line in c.failure_details(step)]
-        block = math_block(step.get("latex"))
+        block = math_block(step.get("latex"), fallback=str(step.get("statement") or ""))
         if block:
             out += [""] + ["   " + line for line in block.splitlines()]
         out.append("")

@@ -101,7 +101,7 @@ class ReportPDF(FPDF):
         if images is None:
             text = (latex or fallback).strip()
             if text:
-                self.paragraph(text, size=7.5, family="mono", indent=indent, color=GREY)
+                self.paragraph(text, size=7.5, family="mono", indent=indent, color=GREY, align="L")
             return
         width_avail = self.w - self.l_margin - self.r_margin - indent
         for image in images:
@@ -138,7 +138,7 @@ class ReportPDF(FPDF):
                     row.cell(str(text), style=style)
         self.ln(2)
 
-    def figure(self, path: Path, title: str, caption: str, number: int) -> None:
+    def figure(self, path: Path, title: str, caption: str, number: int, max_height: float = 115) -> None:
         """A figure scaled to the text width (or to fit the page), with a numbered caption below."""
         from PIL import Image
 
@@ -146,7 +146,7 @@ class ReportPDF(FPDF):
             width_px, height_px = image.size
         width = self.w - self.l_margin - self.r_margin
         height = width * height_px / width_px
-        max_height = self.h - self.t_margin - self.b_margin - 45
+        max_height = min(max_height, self.h - self.t_margin - self.b_margin - 45)
         if height > max_height:
             width, height = width * max_height / height, max_height
         if self.will_page_break(height + 25):
@@ -171,27 +171,34 @@ def _claim(pdf: ReportPDF, number: str, claim: dict, row) -> None:
     pdf.ln(6)
     hypotheses = claim.get("hypotheses") or {}
     if hypotheses:
-        pdf.paragraph("Hypotheses: " + "; ".join(f"[{k}] {v}" for k, v in hypotheses.items()), size=8.5,
-                      style="I")
+        pdf.paragraph("Hypotheses:", size=8.5, style="B", family="sans")
+        for key, text in hypotheses.items():
+            pdf.paragraph(f"[{key}] {text}", size=8, indent=4, align="L")
     for k, step in enumerate(claim.get("steps", []), 1):
         eq = f"Eq. ({step['eq']})" if step.get("eq") else "Step"
         status = str(step.get("status"))
         if pdf.will_page_break(18):
             pdf.add_page()
         pdf.set_font("serif", "B", 9)
-        pdf.write(4.6, f"{k}. {eq} ")
+        pdf.write(4.6, f"{k}. {eq}  ")
         pdf.set_font("serif", "", 9)
-        pdf.write(4.6, f"{step.get('statement', '')}")
+        pdf.write(4.6, str(step.get("justification") or ""))
         pdf.ln(5)
         word = c.verdict_word(status) if status not in ("NUMERIC-ONLY", "PRINTED-WRONG") else status
-        detail = f"{word} {c.step_status_line(step)}"
-        if step.get("justification"):
-            detail = f"{step['justification']}  [{detail}]"
         color = GREEN if word in ("PROVED", "PRINTED-WRONG") else (150, 100, 0) if word == "NUMERIC-ONLY" else RED
-        pdf.paragraph(detail, size=7.8, family="sans", indent=5, color=color if word == "FAILED" else GREY)
+        pdf.set_x(pdf.l_margin + 5)
+        pdf.set_font("sans", "B", 7.5)
+        pdf.set_text_color(*color)
+        pdf.write(4, word + " ")
+        pdf.set_font("sans", "", 7.5)
+        pdf.set_text_color(*GREY)
+        pdf.write(4, c.step_status_line(step))
+        pdf.set_text_color(0)
+        pdf.ln(4.5)
         for line in c.failure_details(step):
-            pdf.paragraph(line, size=7.5, family="mono", indent=5, color=RED)
-        pdf.equation(step.get("latex"), fallback=str(step.get("statement", "")))
+            pdf.paragraph(line, size=7.5, family="mono", indent=5, color=RED if word == "FAILED" else GREY,
+                          align="L")
+        pdf.equation(step.get("latex"), fallback=str(step.get("statement") or ""))
     if row.evidence:
         pdf.paragraph("Numeric evidence (tolerance and why):", size=8.5, style="B", family="sans")
         pdf.table_block(("Check", "Verdict", "Value", "Tolerance", "Why / detail"),
@@ -221,7 +228,7 @@ def render_pdf(content: ReportContent, out_dir: Path, path: Path) -> None:
 
     pdf.heading("1  Summary table", level=1)
     pdf.paragraph(c.summary_headers_note(), size=8)
-    pdf.table_block(c.SUMMARY_HEADERS, c.summary_rows(content.rows), widths=(16, 74, 20, 18, 42), size=7.5,
+    pdf.table_block(c.SUMMARY_HEADERS, c.summary_rows(content.rows), widths=(16, 50, 19, 17, 68), size=7.5,
                     status_columns=(2, 3))
 
     pdf.heading("2  Symbolic verification", level=1)
@@ -248,7 +255,13 @@ def render_pdf(content: ReportContent, out_dir: Path, path: Path) -> None:
         printed, corrected = step.get("printed") or {}, step.get("corrected") or {}
         pdf.set_font("serif", "B", 9)
         pdf.write(4.6, f"Eq. ({step.get('eq', '?')}) [{step.get('claim')}] ")
-        pdf.verdict_text("", str(step.get("status")) if step.get("status") != "PRINTED-WRONG" else "PROVED")
+        if step.get("status") == "PRINTED-WRONG":
+            pdf.set_font("sans", "B", 8.5)
+            pdf.set_text_color(*GREEN)
+            pdf.write(4.5, "PRINTED-WRONG: printed form refuted, corrected form proved")
+            pdf.set_text_color(0)
+        else:
+            pdf.verdict_text("", str(step.get("status")))
         pdf.ln(5)
         if step.get("justification"):
             pdf.paragraph(str(step["justification"]), size=8.5)
@@ -257,7 +270,7 @@ def render_pdf(content: ReportContent, out_dir: Path, path: Path) -> None:
         pdf.paragraph("Corrected:", size=8.5, style="I", indent=4)
         pdf.equation(corrected.get("latex"), fallback=str(corrected.get("text", "")))
         for line in c.failure_details(step):
-            pdf.paragraph(line, size=7.5, family="mono", indent=4, color=GREY)
+            pdf.paragraph(line, size=7.5, family="mono", indent=4, color=GREY, align="L")
 
     pdf.heading("4  Numerical verification", level=1)
     pdf.paragraph("Verification runs (fast protocol) decide the numeric verdicts; runs with the paper's "
@@ -278,7 +291,8 @@ def render_pdf(content: ReportContent, out_dir: Path, path: Path) -> None:
         pdf.table_block(("Model", "Check", "Claim", "Verdict", "Value", "Tolerance", "Detail"), checks,
                         widths=(12, 40, 14, 14, 16, 16, 58), size=6.8, status_columns=(3,))
     for k, figure in enumerate(content.figures, 1):
-        pdf.figure(out_dir / figure.file, figure.title, figure.caption, k)
+        pdf.figure(out_dir / figure.file, figure.title, figure.caption, k,
+                   max_height=200 if figure.file.startswith("fig3") else 115)
     for note in content.notes:
         pdf.paragraph(note, size=8, color=GREY)
 

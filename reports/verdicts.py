@@ -120,11 +120,11 @@ def _gap_text(runs: list[RunRecord], evidence: list[NumericEvidence]) -> str:
         rel_text = f" ({abs(rel_value):.1e} rel.)" if rel_value is not None else ""
         many = f"max of {len(gaps)}: " if len(gaps) > 1 else ""
         return f"{many}{gap:.1e} nats{rel_text}"
-    values = [e for e in evidence if e.value is not None]
-    if values:
-        worst = max(values, key=lambda e: abs(e.value or 0.0))
+    values = [e for e in evidence if e.value is not None and e.tolerance]
+    if values:  # the check closest to (or furthest beyond) its tolerance
+        worst = max(values, key=lambda e: abs(e.value or 0.0) / (e.tolerance or 1.0))
         name = worst.label.split(": ", 1)[-1]
-        return f"{name} {abs(worst.value or 0.0):.1e}"
+        return f"{name}: {abs(worst.value or 0.0):.1e} (tol. {worst.tolerance:.1e})"
     return "-"
 
 
