@@ -59,10 +59,12 @@ def fixed_design(phase: Phase, n: int, H: int, *, seed: int, dtype: torch.dtype,
         return estimators.gauss_hermite_design(phase.design_size, H, dtype=dtype, device=device)
     if phase.design == "sobol":
         return estimators.sobol_design(phase.design_size, H, seed=seed + DESIGN_SEED_OFFSET, dtype=dtype, device=device)
-    if phase.design == "mc":
+    if phase.design in ("mc", "rqmc"):
         gen = torch.Generator(device="cpu").manual_seed(seed + DESIGN_SEED_OFFSET)
+        if phase.design == "rqmc":  # randomised QMC per point, one randomisation (no SE needed in training)
+            return estimators.rqmc_design(phase.design_size, n, H, replicates=1, generator=gen, dtype=dtype, device=device)
         return estimators.mc_design(phase.design_size, n, H, generator=gen, dtype=dtype, device=device)
-    raise ValueError(f"unknown design {phase.design!r}; valid: analytic, gauss-hermite, sobol, mc")
+    raise ValueError(f"unknown design {phase.design!r}; valid: analytic, gauss-hermite, sobol, mc, rqmc")
 
 
 def _slice_design(design: estimators.Design | None, index: Tensor | slice) -> estimators.Design | None:

@@ -136,3 +136,44 @@ def test_damped_newton_drives_the_linear_vae_gradient_to_round_off():
     grad = torch.autograd.grad(loss_fn(), params)
     assert max(float(g.abs().max()) for g in grad) < 1e-10
     assert math.isfinite(newton.lam)
+
+
+def test_control_protocol_is_a_short_float64_polish_on_the_fast_design():
+    from numerics.protocols import control_protocol
+    for model in ("linear", "vae1", "vae2", "vae3"):
+        c = control_protocol(model)
+        fast_polish = [p for p in get_protocol("fast", model).phases if p.kind == "lbfgs"][-1]
+        (phase,) = c.phases
+        assert c.dtype == "float64" and phase.kind == "lbfgs" and phase.steps == 1
+        assert (phase.design, phase.design_size) == (fast_polish.design, fast_polish.design_size)
+        assert phase.inner_iters <= fast_polish.inner_iters * fast_polish.steps
+    with pytest.raises(ValueError, match="valid: linear, vae1, vae2, vae3"):
+        control_protocol("vae9")
+
+
+def test_rqmc_fixed_design_is_per_point_and_reproducible():
+    from numerics.training import fixed_design
+    phase = Phase("lbfgs", steps=1, design="rqmc", design_size=8)
+    a = fixed_design(phase, 30, 2, seed=4, dtype=torch.float64, device="cpu")
+    b = fixed_design(phase, 30, 2, seed=4, dtype=torch.float64, device="cpu")
+    c = fixed_design(phase, 30, 2, seed=5, dtype=torch.float64, device="cpu")
+    assert a.kind == "rqmc" and a.eps.shape == (8, 30, 2) and not a.shared
+    assert torch.equal(a.eps, b.eps) and not torch.equal(a.eps, c.eps)
+
+
+def test_lbfgs_on_an_rqmc_design_resumes_to_the_same_numbers(tmp_path):
+    protocol = Protocol("fast", "float64", (Phase("adam", steps=2, lr=1e-2, batch_size=64, samples=2),
+                                            Phase("lbfgs", steps=3, design="rqmc", design_size=4, inner_iters=4)))
+
+    def run(name, stop_after=None):
+        model, x = _setup()
+        (tmp_path / name).mkdir(exist_ok=True)
+        result = Trainer(model, x, protocol, RunDir(tmp_path / name), seed=3, progress=False,
+                         chunk_size=50).run(stop_after=stop_after)
+        return model, result
+
+    full, _ = run("full")
+    run("cut", stop_after=3)
+    resumed, result = run("cut")
+    assert result.steps == 5
+    assert all(torch.equal(p, q) for p, q in zip(full.parameters(), resumed.parameters()))

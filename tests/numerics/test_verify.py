@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from numerics import verify
+from numerics.models import build_model
 from numerics.verify import claim_check, control_checks, cora1_check, identity_check, main, run_verification
 
 TINY = {"device": "cpu", "n_train": 200, "n_test": 50, "progress": False}
@@ -75,6 +76,9 @@ def test_neural_models_end_to_end_tiny(tmp_path, model, data):
     if model != "vae3":  # scalar sigma^2 x 4 leaves a visible gap even after 3 polishing steps
         assert checks["control-detected"]["status"] == "PASS"
     assert s["gap_se"] > 0 and s["tolerance"] >= 4 * s["gap_se"]
+    assert s["evaluation"]["kind"] == "rqmc" and s["evaluation"]["replicates"] == verify.EVAL_REPLICATES
+    control = json.loads((tmp_path / model / "control" / "summary.json").read_text())
+    assert control["frozen"] == verify.control_frozen(build_model(model, 10, 2, hidden=(8, 8)))
 
 
 def test_resume_after_a_kill_gives_the_uninterrupted_summary(tmp_path):
@@ -138,6 +142,44 @@ def test_divergence_exits_3_and_writes_a_fail_summary(tmp_path, capsys, monkeypa
     assert code == 3
     assert "diverged" in capsys.readouterr().err
     assert json.loads((tmp_path / "d" / "summary.json").read_text())["status"] == "FAIL"
+
+
+def test_control_freezes_what_could_rescale_sigma2_and_keeps_the_prior_scaling_free():
+    from numerics.models import build_model
+    vae1 = build_model("vae1", 5, 2, hidden=(4,), generator=torch.Generator().manual_seed(0))
+    assert verify.control_frozen(vae1) == ["sigma2_raw"]
+    vae3 = build_model("vae3", 5, 2, hidden=(4,), generator=torch.Generator().manual_seed(0))
+    frozen = verify.control_frozen(vae3)
+    assert "dec_var.layers.0.weight" not in frozen  # M^(0): needed by the prior scaling z_h -> a z_h
+    assert {"dec_var.layers.1.weight", "dec_var.layers.1.bias", "dec_var.layers.0.bias"} <= set(frozen)
+    # the prior scaling (encoder outputs x a, first-layer decoder columns / a) leaves the decoder unchanged
+    # and moves only free parameters: it is available to the control run
+    z = torch.randn(7, 2, dtype=torch.float64)
+    before = vae3.decode(z)
+    with torch.no_grad():
+        vae3.dec_mean.layers[0].weight.mul_(0.5)
+        vae3.dec_var.layers[0].weight.mul_(0.5)
+    after = vae3.decode(2.0 * z)
+    for u, v in zip(before, after):
+        torch.testing.assert_close(u, v, rtol=1e-12, atol=1e-12)
+
+
+def test_fresh_evaluation_is_rqmc_seeded_only_by_its_own_seed(tmp_path):
+    from numerics.models import build_model
+    model = build_model("vae3", 10, 2, hidden=(4,), generator=torch.Generator().manual_seed(0))
+    x = torch.randn(30, 10, dtype=torch.float64)
+    a = verify.evaluate_fresh(model, x, 16, seed=11)
+    torch.manual_seed(123)  # the global RNG (and any training generator) plays no part
+    b = verify.evaluate_fresh(model, x, 16, seed=11)
+    c = verify.evaluate_fresh(model, x, 16, seed=12)
+    assert a == b and a["design_kind"] == "rqmc" and a["gap_se"] > 0 and c["gap"] != a["gap"]
+
+
+def test_eval_samples_need_two_randomisations(tmp_path, capsys):
+    assert main(["--model", "vae3", "--eval-samples", "1", "--out", str(tmp_path / "e")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and ">= 2" in err[0]
+    assert [verify.eval_replicates(k) for k in (512, 16, 12, 4, 2)] == [8, 8, 6, 4, 2]
 
 
 def test_scale_decoder_variance_is_exact_for_exp_links():
