@@ -265,7 +265,7 @@ def collect(profile: str, out: Path, device: str = "auto", runs_dirs: list[Path]
         proofs_result, proofs_error = run_proofs()
         print(f"proofs: {(proofs_result or {}).get('status', proofs_error)} in "
               f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
-    timings["proofs"] = time.perf_counter() - started
+    timings["proofs (read from JSON)" if proofs_file is not None else "proofs"] = time.perf_counter() - started
 
     started = time.perf_counter()
     numerics_error = None
@@ -274,7 +274,7 @@ def collect(profile: str, out: Path, device: str = "auto", runs_dirs: list[Path]
         groups = group_runs(runs)
     else:
         groups, numerics_error = run_profile(profile_groups(profile), out, device, rerun=rerun)
-    timings["numerics"] = time.perf_counter() - started
+    timings["numerics (read from run directories)" if runs_dirs else "numerics"] = time.perf_counter() - started
     return ReportData(profile=profile if not runs_dirs else f"{profile} (runs read from disk)",
                       proofs=proofs_result, proofs_error=proofs_error, groups=groups, timings=timings,
                       numerics_error=numerics_error)

@@ -82,7 +82,7 @@ def short_title(title: str) -> str:
     return title.split(": ", 1)[0]
 
 
-def _fmt(value: object, spec: str = ".2e") -> str:
+def fmt(value: object, spec: str = ".2e") -> str:
     return format(value, spec) if isinstance(value, (int, float)) else "-"
 
 
@@ -97,7 +97,7 @@ def run_group_rows(groups: list[RunGroup]) -> list[tuple[str, ...]]:
         passed = sum(r.status == "PASS" for r in group.runs)
         gap_text = (f"{max(gaps):.2e}" if len(gaps) == 1 else
                     f"median {sorted(gaps)[len(gaps) // 2]:.1e}, max {max(gaps):.1e}") if gaps else "-"
-        tolerance = _fmt(next(iter(tolerances))) if len(tolerances) == 1 else "varies"
+        tolerance = fmt(next(iter(tolerances))) if len(tolerances) == 1 else "varies"
         table.append((group.title, group.protocol, str(len(group.runs)),
                       f"{passed}/{len(group.runs)}" + (" (errors)" if group.errors else ""), gap_text,
                       tolerance, f"{min(control_gaps):.2e}" if control_gaps else "-"))
@@ -112,9 +112,9 @@ def tolerance_notes(groups: list[RunGroup]) -> list[str]:
             summary = run.summary
             data = summary.get("data") or MODELS.get(run.model, ((), "?", ""))[1]
             notes.append(f"{group.title}: model {run.model} on {data}, seed {summary.get('seed')}, device "
-                         f"{summary.get('device')}: |F - S| = {_fmt(summary.get('gap'))} nats per data point "
-                         f"(ELBO {_fmt(summary.get('elbo'), '.4f')} +/- {_fmt(summary.get('elbo_se'), '.1e')}) "
-                         f"against tolerance {_fmt(summary.get('tolerance'))}, because "
+                         f"{summary.get('device')}: |F - S| = {fmt(summary.get('gap'))} nats per data point "
+                         f"(ELBO {fmt(summary.get('elbo'), '.4f')} +/- {fmt(summary.get('elbo_se'), '.1e')}) "
+                         f"against tolerance {fmt(summary.get('tolerance'))}, because "
                          f"{summary.get('tolerance_reason', 'no reason given')}. Verdict {summary.get('status')}.")
     return notes
 
@@ -128,8 +128,8 @@ def check_rows(groups: list[RunGroup]) -> list[tuple[str, ...]]:
         for run in group.runs:
             for check in run.summary.get("checks", []) or []:
                 table.append((run.model, str(check.get("name")), str(check.get("claim")),
-                              verdict_word(str(check.get("status"))), _fmt(check.get("value")),
-                              _fmt(check.get("tolerance")), str(check.get("detail", ""))))
+                              verdict_word(str(check.get("status"))), fmt(check.get("value")),
+                              fmt(check.get("tolerance")), str(check.get("detail", ""))))
     return table
 
 
@@ -174,6 +174,8 @@ def errata_steps(data: ReportData) -> list[dict]:
 def timing_rows(data: ReportData) -> list[tuple[str, str]]:
     """Wall time of each part of the build, and of each numeric run."""
     rows = [(part, f"{seconds:.1f} s") for part, seconds in data.timings.items()]
+    if data.proofs and isinstance(data.proofs.get("seconds"), (int, float)):
+        rows.append(("proofs: checking time as recorded by proofs", f"{data.proofs['seconds']:.1f} s"))
     for group in data.groups:
         if group.seconds is not None:
             rows.append((f"numerics: {group.key} ({len(group.runs)} run(s), this build)", f"{group.seconds:.1f} s"))

@@ -60,7 +60,7 @@ def claim_section(number: str, claim: dict, row) -> list[str]:
         out.append("Numeric evidence:")
         out.append("")
         out.append(table(("Check", "Verdict", "Value", "Tolerance", "Why this tolerance / detail"),
-                         [(e.label, c.verdict_word(e.status), c._fmt(e.value), c._fmt(e.tolerance), e.detail)
+                         [(e.label, c.verdict_word(e.status), c.fmt(e.value), c.fmt(e.tolerance), e.detail)
                           for e in row.evidence]))
         out.append("")
     return out

@@ -202,7 +202,7 @@ def _claim(pdf: ReportPDF, number: str, claim: dict, row) -> None:
     if row.evidence:
         pdf.paragraph("Numeric evidence (tolerance and why):", size=8.5, style="B", family="sans")
         pdf.table_block(("Check", "Verdict", "Value", "Tolerance", "Why / detail"),
-                        [(e.label, c.verdict_word(e.status), c._fmt(e.value), c._fmt(e.tolerance), e.detail)
+                        [(e.label, c.verdict_word(e.status), c.fmt(e.value), c.fmt(e.tolerance), e.detail)
                          for e in row.evidence], widths=(45, 14, 16, 16, 79), size=7, status_columns=(1,))
 
 

@@ -35,14 +35,10 @@ class RunRecord:
     def status(self) -> str:
         return str(self.summary.get("status", "MISSING"))
 
-    def to_dict(self, with_metrics: bool = False) -> dict:
-        """Plain-JSON form; the (long) metrics history stays in the run directory unless asked."""
-        out = {"path": self.path, "summary": self.summary, "config": self.config,
-               "seconds": self.seconds, "metrics_rows": len(self.metrics)}
-        if with_metrics:
-            out["metrics"] = self.metrics
-        out["control"] = self.control.to_dict(with_metrics) if self.control else None
-        return out
+    def to_dict(self) -> dict:
+        """Plain-JSON form; the (long) metrics history stays in the run directory."""
+        return {"path": self.path, "summary": self.summary, "config": self.config, "seconds": self.seconds,
+                "metrics_rows": len(self.metrics), "control": self.control.to_dict() if self.control else None}
 
 
 def read_json(path: Path) -> dict:
