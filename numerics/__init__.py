@@ -12,7 +12,7 @@ from .data import DATA_NAMES, Dataset, load_data, mnist_idx, mnist_subset, ppca_
 from .entropies import (entropy_sum_linear, entropy_sum_vae1, entropy_sum_vae2, entropy_sum_vae3,
                         gaussian_entropy, three_entropies)
 from .estimators import (Design, Evaluation, elbo_objective, evaluate, gauss_hermite_design, mc_design,
-                         sobol_design)
+                         rqmc_design, sobol_design)
 from .links import LINKS, get_link, inverse_link
 from .models import MODEL_KINDS, VAE1, VAE2, VAE3, GaussianVAE, LinearVAE, build_model
 from .ppca import linear_vae_at_ml, ppca_loglik, ppca_ml
@@ -20,7 +20,7 @@ from .ppca import linear_vae_at_ml, ppca_loglik, ppca_ml
 __all__ = [
     "LINKS", "get_link", "inverse_link",
     "MODEL_KINDS", "GaussianVAE", "LinearVAE", "VAE1", "VAE2", "VAE3", "build_model",
-    "Design", "Evaluation", "mc_design", "gauss_hermite_design", "sobol_design", "evaluate", "elbo_objective",
+    "Design", "Evaluation", "mc_design", "gauss_hermite_design", "sobol_design", "rqmc_design", "evaluate", "elbo_objective",
     "gaussian_entropy", "entropy_sum_vae1", "entropy_sum_linear", "entropy_sum_vae2", "entropy_sum_vae3",
     "three_entropies",
     "DATA_NAMES", "Dataset", "load_data", "ppca_data", "ring_data", "mnist_subset", "mnist_idx",

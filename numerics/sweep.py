@@ -47,8 +47,8 @@ from numerics.links import LINKS
 from numerics.models import MODEL_KINDS, build_model
 from numerics.protocols import DTYPES, Phase, Protocol, get_protocol
 from numerics.rundir import RunDir, json_safe, write_json_atomic
+from numerics.verify import CLAIMS, UsageError, resolve_device, versions
 
-CLAIMS = {"linear": "cor1", "vae1": "prop2", "vae2": "prop1", "vae3": "prop3"}
 CLAIM_TITLES = {"cor1": "Cor. 1 (Eq. 33)", "prop2": "Prop. 2 (Eq. 25)", "prop1": "Prop. 1 (Eq. 20)",
                 "prop3": "Prop. 3 (Eq. 39)"}
 DEFAULT_DATA = {"linear": "ppca", "vae1": "mnist", "vae2": "ppca", "vae3": "ring"}
@@ -63,10 +63,6 @@ EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 FAST_SCHEDULE = ((0.5, 1.0), (0.2, 1 / 4), (0.15, 1 / 16), (0.15, 1 / 64))
 """Fast protocol: (fraction of the epochs, learning rate / lr) per phase; each phase a new Adam."""
-
-
-class UsageError(ValueError):
-    """Bad options: one line on stderr, exit 2."""
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -261,19 +257,6 @@ def aggregate(dirs: list[Path], *, rel_tol: float = DEFAULT_REL_TOL) -> dict:
 # ---------------------------------------------------------------------------------------------------
 # the sweep
 # ---------------------------------------------------------------------------------------------------
-
-def versions() -> dict:
-    from numerics.verify import versions as _versions  # one definition of the version record
-    return _versions()
-
-
-def resolve_device(device: str) -> torch.device:
-    if device not in ("auto", "cpu", "cuda"):
-        raise UsageError(f"unknown device {device!r}; valid: auto, cpu, cuda")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda requested but no CUDA device is available (try --device cpu)")
-    return torch.device("cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu")
-
 
 def _member_config(opts: dict, seed: int, protocol: Protocol, device: torch.device, D: int) -> dict:
     return {"model": opts["model"], "data": opts["data"], "data_dir": None, "seed": seed,
