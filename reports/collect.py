@@ -8,6 +8,8 @@ formats: data flows one way, from results to rendering.
 
 from __future__ import annotations
 
+import importlib
+
 import contextlib
 import inspect
 import json
@@ -146,15 +148,8 @@ def _run_verify_group(spec: GroupSpec, group: RunGroup, out: Path, device: str, 
 
 def _run_sweep_group(spec: GroupSpec, group: RunGroup, out: Path, device: str, rerun: bool,
                      progress: bool) -> None:
-    """All seeds of the group as one batched ``python -m numerics.sweep`` (resumable by itself).
-
-    Falls back to one ``run_verification`` per seed when ``numerics.sweep`` is not installed.
-    """
-    try:
-        from numerics import sweep
-    except ImportError:
-        _run_verify_group(spec, group, out, device, rerun, progress)
-        return
+    """All seeds of the group as one batched ``python -m numerics.sweep`` (resumable by itself)."""
+    sweep = importlib.import_module("numerics.sweep")  # via sys.modules, so tests can substitute it
     path = out / "runs" / spec.key
     if rerun and path.exists():
         shutil.rmtree(path)
