@@ -42,7 +42,7 @@ class ReportContent:
                 lines.append(f"{row.name}: symbolic verdict {row.symbolic}")
             if row.numeric == "FAILED":
                 failed = [e.label for e in row.evidence if e.status != "PASS"]
-                lines.append(f"{row.name}: numeric check FAILED ({'; '.join(failed)})")
+                lines.append(f"{row.name}: numeric check FAILED (not met: {'; '.join(failed)})")
         return lines + run_failures(self.data)
 
 
