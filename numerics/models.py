@@ -195,7 +195,22 @@ class LinearVAE(_ScalarSigmaMixin, GaussianVAE):
         return z @ self.W.T + self.mu0, self.sigma2()
 
 
-class VAE1(_ScalarSigmaMixin, GaussianVAE):
+class _NetworkEncoderMixin:
+    """Encoder of VAE-1/2/3 (Eqs. 4-7): nu = DNN_nu(x; V), tau^2 = enc_link(DNN_tau(x; T)), separate MLPs."""
+
+    enc_link: Callable[[Tensor], Tensor]
+
+    def _build_encoder(self, D: int, H: int, hidden: tuple[int, ...], kw: dict) -> list[nn.Module]:
+        """Create enc_mean (V) and enc_var (T); returns them in initialisation order."""
+        self.enc_mean = MLP(D, hidden, H, **kw)
+        self.enc_var = MLP(D, hidden, H, **kw)
+        return [self.enc_mean, self.enc_var]
+
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        return self.enc_mean(x), self.enc_link(self.enc_var(x))
+
+
+class VAE1(_NetworkEncoderMixin, _ScalarSigmaMixin, GaussianVAE):
     """VAE-1, Eqs. 1-7: prior N(0, 1); decoder N(DNN_mu(z; W), sigma^2 1) with free scalar sigma^2;
     encoder nu = DNN_nu(x; V), tau^2 = enc_link(DNN_tau(x; T)) (separate networks).
 
@@ -211,16 +226,12 @@ class VAE1(_ScalarSigmaMixin, GaussianVAE):
         super().__init__(D, H, enc_link=enc_link, dec_link=dec_link)
         self.hidden = tuple(int(h) for h in hidden)
         kw = {"dtype": dtype, "device": device}
-        self.enc_mean = MLP(D, self.hidden, H, **kw)
-        self.enc_var = MLP(D, self.hidden, H, **kw)
+        encoder = self._build_encoder(D, H, self.hidden, kw)
         self.dec_mean = MLP(H, self.hidden, D, unit_norm_first=self._unit_norm_decoder, **kw)
         self.sigma2_raw = nn.Parameter(torch.empty(1, **kw))
-        for net in (self.enc_mean, self.enc_var, self.dec_mean):
+        for net in (*encoder, self.dec_mean):
             net.reset_parameters(generator)
         self.set_sigma2(1.0)
-
-    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        return self.enc_mean(x), self.enc_link(self.enc_var(x))
 
     def decode(self, z: Tensor) -> tuple[Tensor, Tensor]:
         return self.dec_mean(z), self.sigma2()
@@ -246,7 +257,7 @@ class VAE2(VAE1):
         return self.dec_link(self.prior_var_raw)
 
 
-class VAE3(GaussianVAE):
+class VAE3(_NetworkEncoderMixin, GaussianVAE):
     """VAE-3, Eqs. 34-38: prior N(0, 1); decoder N(DNN_mu(z; W), diag(sigma_d^2(z))) with
     sigma^2(z) = dec_link(DNN_sigma(z; M)) (affine last layer; separate networks); encoder as VAE-1.
 
@@ -261,15 +272,11 @@ class VAE3(GaussianVAE):
         super().__init__(D, H, enc_link=enc_link, dec_link=dec_link)
         self.hidden = tuple(int(h) for h in hidden)
         kw = {"dtype": dtype, "device": device}
-        self.enc_mean = MLP(D, self.hidden, H, **kw)
-        self.enc_var = MLP(D, self.hidden, H, **kw)
+        encoder = self._build_encoder(D, H, self.hidden, kw)
         self.dec_mean = MLP(H, self.hidden, D, **kw)
         self.dec_var = MLP(H, self.hidden, D, **kw)
-        for net in (self.enc_mean, self.enc_var, self.dec_mean, self.dec_var):
+        for net in (*encoder, self.dec_mean, self.dec_var):
             net.reset_parameters(generator)
-
-    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        return self.enc_mean(x), self.enc_link(self.enc_var(x))
 
     def decode(self, z: Tensor) -> tuple[Tensor, Tensor]:
         return self.dec_mean(z), self.dec_link(self.dec_var(z))
