@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"t(rel_gap<=1e-3)={r['t_1e-3']} t(stays<=1e-3)={r['t_stay_1e-3']}", flush=True)
     print("\ntarget check (fast protocol):")
     for r in results:
-        if r["protocol"] != "fast":
+        if r["protocol"] != "fast" or r["model"] not in TARGETS:
             continue
         goal, budget = TARGETS[r["model"]]
         s = r["summary"]

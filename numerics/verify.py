@@ -665,7 +665,7 @@ def build_parser() -> argparse.ArgumentParser:
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", choices=MODEL_KINDS, help="model kind (default vae3)")
     p.add_argument("--protocol", choices=PROTOCOL_NAMES,
-                   help="fast (default: float64, Adam warm start on fresh samples, L-BFGS on a per-point rqmc design) "
+                   help="fast (default: float64, Adam warm start on fresh samples, L-BFGS on a fixed Gauss-Hermite design) "
                         "or paper (Appendix C.3: Adam lr 1e-3, batch 2000, 100 samples, float32)")
     p.add_argument("--data", choices=DATA_NAMES, help="data set (default: linear, vae2 ppca; vae1 mnist; vae3 ring)")
     p.add_argument("--data-dir", help="folder with the MNIST IDX files (default: the embedded 5,000-image subset)")
