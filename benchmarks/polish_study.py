@@ -42,7 +42,7 @@ def make_design(spec: str, n: int, H: int, seed: int) -> estimators.Design:
         return estimators.rqmc_design(int(size), n, H, replicates=1, generator=gen)
     if kind == "mc":
         return estimators.mc_design(int(size), n, H, generator=gen)
-    raise SystemExit(f"unknown design {spec!r}; valid: gh:N, rqmc:N, mc:N")
+    raise ValueError(f"unknown design {spec!r}; valid: gh:N, rqmc:N, mc:N")
 
 
 def polish(model, x: torch.Tensor, design: estimators.Design, seconds: float, history: int, eval_k: int) -> None:
@@ -89,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-train", type=int, default=None)
     parser.add_argument("--eval-samples", type=int, default=128)
     args = parser.parse_args(argv)
+    for spec in args.designs.split(","):
+        kind, _, size = spec.partition(":")
+        if kind not in ("gh", "rqmc", "mc") or not size.isdigit() or int(size) < 1:
+            parser.error(f"unknown design {spec!r}; valid: gh:N, rqmc:N, mc:N (N >= 1)")
     torch.set_num_threads(1)
     data = load_data(DEFAULT_DATA[args.model], n_train=args.n_train, n_test=0)
     x = data.x_train
