@@ -357,7 +357,7 @@ def _fresh_config(opts: dict) -> dict:
             "device": str(device), "requested_device": opts["device"] or "auto", "dtype": spec.dtype,
             "seed": 0 if opts["seed"] is None else int(opts["seed"]), "steps": opts["steps"],
             "latent_dim": 2 if opts["latent_dim"] is None else int(opts["latent_dim"]),
-            "hidden": list(opts["hidden"] or (50, 50)), "enc_link": opts["enc_link"] or "exp",
+            "hidden": [50, 50] if opts["hidden"] is None else list(opts["hidden"]), "enc_link": opts["enc_link"] or "exp",
             "dec_link": opts["dec_link"] or "exp",
             "eval_samples": EVAL_SAMPLES[model] if opts["eval_samples"] is None else int(opts["eval_samples"]),
             "log_samples": LOG_SAMPLES, "control_factor": factor,
@@ -644,6 +644,9 @@ def format_report(summary: dict) -> str:
 
 
 def _hidden(text: str) -> tuple[int, ...]:
+    """'50,50' -> (50, 50); 'none' -> () (affine networks: no hidden layer)."""
+    if text.strip().lower() == "none":
+        return ()
     try:
         sizes = tuple(int(s) for s in text.split(",") if s.strip())
     except ValueError:
@@ -678,7 +681,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="paper: epochs; fast: L-BFGS steps of the polishing phase")
     p.add_argument("--warmup-steps", type=int, help="fast: length of the warm-start phase(s) (Adam; linear: L-BFGS)")
     p.add_argument("--latent-dim", type=int, help="H (default 2)")
-    p.add_argument("--hidden", type=_hidden, help="hidden layer sizes, e.g. 50,50 (default)")
+    p.add_argument("--hidden", type=_hidden, help="hidden layer sizes, e.g. 50,50 (default); none = affine networks")
     p.add_argument("--enc-link", choices=tuple(LINKS), help="encoder variance link (default exp)")
     p.add_argument("--dec-link", choices=tuple(LINKS), help="decoder variance link (default exp)")
     p.add_argument("--eval-samples", type=int,

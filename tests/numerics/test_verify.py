@@ -190,3 +190,13 @@ def test_scale_decoder_variance_is_exact_for_exp_links():
         before = model.decode(z)[1].detach()
         verify.scale_decoder_variance(model, 4.0)
         assert torch.allclose(model.decode(z)[1].detach(), 4.0 * before, rtol=1e-12, atol=0)
+
+
+def test_hidden_none_gives_affine_networks_and_is_not_replaced_by_the_default(tmp_path):
+    from numerics.verify import _hidden
+    assert _hidden("none") == () and _hidden("8,4") == (8, 4)
+    s = verify.run_verification(model="vae3", data="ring", steps=1, warmup_steps=2, hidden=(), eval_samples=8,
+                                device="cpu", out=tmp_path / "affine", progress=False, n_train=60, n_test=0,
+                                control=False)
+    from numerics.rundir import RunDir
+    assert RunDir(tmp_path / "affine").read_config()["hidden"] == [] and s["rel_gap"] is not None
