@@ -34,6 +34,9 @@ from numerics.rundir import RunDir
 Monitor = Callable[[GaussianVAE], dict]
 """Returns the metrics of one logged step (elbo, entropy_sum, residuals, ...) for the current model."""
 
+ChunkRule = Callable[[Phase], "int | None"]
+"""Data points per forward pass for a phase (phases differ in base points per data point)."""
+
 DESIGN_SEED_OFFSET = 1_000_003
 """Seed offset of the fixed L-BFGS design (so it does not share draws with the sample noise)."""
 
@@ -148,21 +151,24 @@ class Trainer:
     frozen: names of parameters kept fixed (the Fig. 1a control freezes the decoder variance).
     monitor: called at each logged step; its dict is written to metrics.jsonl with step, phase,
       seconds (training wall time, excluding the monitor's own time).
-    chunk_size: data points per forward pass in full-batch steps (memory bound only; the objective
-      is the same sum).
+    chunk_size: data points per forward pass (memory bound only; the objective is the same sum): one
+      number for every phase, or a rule giving it per phase (`ChunkRule`); None = no chunking.
     """
 
     def __init__(self, model: GaussianVAE, x: Tensor, protocol: Protocol, run_dir: RunDir, *, seed: int,
                  frozen: tuple[str, ...] = (), monitor: Monitor | None = None, progress: bool = True,
-                 chunk_size: int | None = None, label: str = "train") -> None:
+                 chunk_size: int | ChunkRule | None = None, label: str = "train") -> None:
         self.model = model
         self.x = x
+        self.run_dtype = x.dtype
+        self._x_by_dtype = {x.dtype: x}
         self.protocol = protocol
         self.run_dir = run_dir
         self.seed = seed
         self.monitor = monitor
         self.progress = progress
-        self.chunk_size = chunk_size
+        self.chunk_rule: ChunkRule = chunk_size if callable(chunk_size) else (lambda phase: chunk_size)
+        self.chunk_size: int | None = None  # of the current phase
         self.label = label
         self.device = x.device
         names = dict(model.named_parameters())
@@ -194,8 +200,17 @@ class Trainer:
                                      tolerance_grad=1e-14, tolerance_change=1e-16, line_search_fn="strong_wolfe")
         raise ValueError(f"unknown phase kind {phase.kind!r}; valid: adam, lbfgs, newton")
 
+    def _set_dtype(self, dtype: torch.dtype) -> None:
+        """Convert the model (in place: the Parameter objects stay the same) and select the data in `dtype`."""
+        if dtype not in self._x_by_dtype:
+            self._x_by_dtype[dtype] = self._x_by_dtype[self.run_dtype].to(dtype)
+        self.model.to(dtype)
+        self.x = self._x_by_dtype[dtype]
+
     def _enter_phase(self) -> None:
         phase = self.protocol.phases[self.phase_index]
+        self._set_dtype(getattr(torch, phase.dtype) if phase.dtype else self.run_dtype)
+        self.chunk_size = self.chunk_rule(phase)
         self.optimizer = self._make_optimizer(phase)
         self.design = None
         if phase.kind in ("lbfgs", "newton"):
@@ -211,6 +226,9 @@ class Trainer:
                 "elapsed": self.elapsed, "phase_ends": self.phase_ends, "done": self.done()}
 
     def save(self) -> None:
+        """Write a checkpoint, only ever from finite parameters (else DivergenceError, the last one kept)."""
+        if not _all_finite(self.params):
+            self._diverged(self.step)
         self.run_dir.save_checkpoint(self._state())
         self.last_checkpoint_step = self.step
 
@@ -254,7 +272,7 @@ class Trainer:
                 part_loss = -estimators.elbo_objective(self.model, xp, design) * (xp.shape[0] / xb.shape[0])
                 part_loss.backward()
                 loss += float(part_loss.detach())
-            self._check_finite(loss)
+            self._check_finite(loss, params=False)  # non-finite parameters make the next loss non-finite
             self.optimizer.step()
             total += loss
         return total / len(batches)
@@ -285,12 +303,15 @@ class Trainer:
         stalled = state.get("func_evals", 0) - evals_before <= 1
         return loss, stalled
 
-    def _check_finite(self, loss: float) -> None:
-        if not math.isfinite(loss) or not _all_finite(self.params):
-            where = (f"last good checkpoint (step {self.last_checkpoint_step}) kept in {self.run_dir.path}"
-                     if self.last_checkpoint_step >= 0 else "no checkpoint was written yet")
-            raise DivergenceError(f"{self.label}: training diverged at step {self.step + 1} "
-                                  f"(non-finite loss or parameters); {where}")
+    def _check_finite(self, loss: float, *, params: bool = True) -> None:
+        if not math.isfinite(loss) or params and not _all_finite(self.params):
+            self._diverged(self.step + 1)
+
+    def _diverged(self, step: int) -> None:
+        where = (f"last good checkpoint (step {self.last_checkpoint_step}) kept in {self.run_dir.path}"
+                 if self.last_checkpoint_step >= 0 else "no checkpoint was written yet")
+        raise DivergenceError(f"{self.label}: training diverged at step {step} "
+                              f"(non-finite loss or parameters); {where}")
 
     # -- logging --------------------------------------------------------------------------------
     def _log(self, phase_name: str, loss: float | None) -> dict | None:
@@ -359,6 +380,7 @@ class Trainer:
                     self.save()
         finally:
             bar.close()
+        self._set_dtype(self.run_dtype)
         if self.last_checkpoint_step != self.step or not resumed and self.step == 0:
             self.save()
         return TrainResult(self.step, self.elapsed, "completed", self.phase_ends)

@@ -46,7 +46,7 @@ from numerics import estimators
 from numerics.data import DATA_NAMES, load_data
 from numerics.links import LINKS, inverse_link
 from numerics.models import MODEL_KINDS, GaussianVAE, build_model
-from numerics.protocols import DTYPES, PROTOCOL_NAMES, Protocol, control_protocol, get_protocol
+from numerics.protocols import DTYPES, PROTOCOL_NAMES, Phase, Protocol, control_protocol, get_protocol
 from numerics.rundir import RunDir, json_safe
 from numerics.training import DivergenceError, Trainer
 
@@ -407,24 +407,20 @@ def _load_dataset(config: dict, run_dir: RunDir, device: torch.device):
     return x_train.to(device=device, dtype=dtype), x_test.to(device=device, dtype=dtype), dict(dataset.meta)
 
 
-def base_points_per_point(protocol: Protocol, H: int) -> int:
-    """The largest number of base points per data point any phase of `protocol` evaluates."""
-    sizes = [1]
-    for phase in protocol.phases:
-        if phase.kind == "adam":
-            sizes.append(phase.samples)
-        elif phase.design == "gauss-hermite":
-            sizes.append(phase.design_size ** H)
-        elif phase.design != "analytic":
-            sizes.append(phase.design_size)
-    return max(sizes)
+def base_points(phase: Phase, H: int) -> int:
+    """Base points per data point that `phase` evaluates (Adam: fresh samples; L-BFGS: its design)."""
+    if phase.kind == "adam":
+        return phase.samples
+    if phase.design == "gauss-hermite":
+        return phase.design_size ** H
+    return 1 if phase.design == "analytic" else phase.design_size
 
 
 def _train(config: dict, run_dir: RunDir, model: GaussianVAE, x_train, protocol: Protocol, monitor, *,
            seed: int, frozen=(), progress: bool, stop_after: int | None, label: str):
-    chunk = chunk_for(base_points_per_point(protocol, model.H), model.D)
     trainer = Trainer(model, x_train, protocol, run_dir, seed=seed, frozen=tuple(frozen), monitor=monitor,
-                      progress=progress, chunk_size=chunk, label=label)
+                      progress=progress, chunk_size=lambda phase: chunk_for(base_points(phase, model.H), model.D),
+                      label=label)
     return trainer, trainer.run(stop_after=stop_after)
 
 
@@ -675,8 +671,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-train", type=int, help="training points (default: the data set's)")
     p.add_argument("--n-test", type=int, help="test points (default: the data set's)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="auto (default) = cuda if available")
-    p.add_argument("--dtype", choices=DTYPES, help="training dtype (default: fast float64, paper float32); "
-                                                   "evaluation is always float64")
+    p.add_argument("--dtype", choices=DTYPES, help="training dtype (default: fast float64, paper float32; "
+                                                   "phases that name their own, such as the fast VAE-3 "
+                                                   "warm start in float32, keep it); evaluation is always float64")
     p.add_argument("--seed", type=int, help="seed of data, initialisation and samples (default 0)")
     p.add_argument("--steps", type=int, help="paper: epochs; fast: L-BFGS steps of the polishing phase")
     p.add_argument("--warmup-steps", type=int, help="fast: length of the warm-start phase(s) (Adam; linear: L-BFGS)")

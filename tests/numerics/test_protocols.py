@@ -1,4 +1,5 @@
 """Protocols and the trainer: settings, determinism, resume equivalence, divergence handling."""
+import copy
 import math
 
 import pytest
@@ -38,27 +39,29 @@ def _setup(kind="vae3", n=200):
     return model, x
 
 
-def _protocol():
+def _protocol(warm_dtype=None):
     return Protocol("fast", "float64", (Phase("adam", steps=6, lr=1e-2, batch_size=64, samples=2, log_every=2,
-                                              checkpoint_every=4),
+                                              checkpoint_every=4, dtype=warm_dtype),
                                         Phase("lbfgs", steps=4, design="gauss-hermite", design_size=3,
                                               inner_iters=5, checkpoint_every=3)))
 
 
 def _monitor(x):
     def monitor(model):
+        dtype = next(model.parameters()).dtype
         with torch.no_grad():
-            ev = estimators.evaluate(model, x, estimators.gauss_hermite_design(3, 2))
-        return {"elbo": float(ev.elbo), "gap": float(ev.gap)}
+            ev = estimators.evaluate(copy.deepcopy(model).double(), x, estimators.gauss_hermite_design(3, 2))
+        return {"elbo": float(ev.elbo), "gap": float(ev.gap), "dtype": str(dtype)}
     return monitor
 
 
-def _train(tmp_path, name, stop_after=None, model=None, x=None):
+def _train(tmp_path, name, stop_after=None, model=None, x=None, warm_dtype=None):
     if model is None:
         model, x = _setup()
     run = RunDir(tmp_path / name)
     run.path.mkdir(exist_ok=True)
-    result = Trainer(model, x, _protocol(), run, seed=5, monitor=_monitor(x), progress=False).run(stop_after=stop_after)
+    result = Trainer(model, x, _protocol(warm_dtype), run, seed=5, monitor=_monitor(x),
+                     progress=False).run(stop_after=stop_after)
     return model, run, result
 
 
@@ -71,18 +74,28 @@ def test_same_seed_gives_bitwise_identical_runs(tmp_path):
     assert strip(run_a.read_metrics()) == strip(run_b.read_metrics())
 
 
+@pytest.mark.parametrize("warm_dtype", [None, "float32"])  # one dtype; float32 warm start, float64 polish
 @pytest.mark.parametrize("stop_after", [3, 7])  # inside the Adam phase (between checkpoints) and inside L-BFGS
-def test_killed_run_resumes_to_the_same_numbers(tmp_path, stop_after):
-    full, run_full, result_full = _train(tmp_path, "full")
-    _, _, partial = _train(tmp_path, "killed", stop_after=stop_after)
+def test_killed_run_resumes_to_the_same_numbers(tmp_path, stop_after, warm_dtype):
+    full, run_full, result_full = _train(tmp_path, "full", warm_dtype=warm_dtype)
+    _, _, partial = _train(tmp_path, "killed", stop_after=stop_after, warm_dtype=warm_dtype)
     assert partial.stopped == "step-limit"
     model, x = _setup()  # a fresh process: new model object, state only from the run directory
-    resumed, run_resumed, result = _train(tmp_path, "killed", model=model, x=x)
+    resumed, run_resumed, result = _train(tmp_path, "killed", model=model, x=x, warm_dtype=warm_dtype)
     assert result.steps == result_full.steps
     for pa, pb in zip(full.parameters(), resumed.parameters()):
         assert torch.equal(pa, pb)
     strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
     assert strip(run_full.read_metrics()) == strip(run_resumed.read_metrics())
+
+
+def test_a_float32_phase_runs_in_float32_and_the_run_ends_in_its_own_dtype(tmp_path):
+    model, run, _ = _train(tmp_path, "mixed", warm_dtype="float32")
+    dtypes = {(row["phase"], row["dtype"]) for row in run.read_metrics()}
+    assert dtypes == {("init", "torch.float32"), ("adam", "torch.float32"), ("lbfgs", "torch.float64")}
+    assert all(p.dtype == torch.float64 for p in model.parameters())
+    plain, _, _ = _train(tmp_path, "plain")  # the twin: without the option everything stays float64
+    assert not all(torch.equal(a, b) for a, b in zip(model.parameters(), plain.parameters()))
 
 
 def test_divergence_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_path):
