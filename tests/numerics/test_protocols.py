@@ -117,6 +117,22 @@ def test_injected_nan_is_caught(tmp_path):
         Trainer(model, x, protocol, RunDir(tmp_path), seed=0, progress=False).run()
 
 
+def test_a_checkpoint_is_never_written_from_non_finite_parameters(tmp_path):
+    model, x = _setup()
+    run = RunDir(tmp_path)
+    trainer = Trainer(model, x, Protocol("fast", "float64", (Phase("adam", steps=2, samples=1),)), run, seed=0,
+                      progress=False)
+    trainer.run()
+    good = run.load_checkpoint()["model"]
+    trainer.save()  # the twin: finite parameters are saved
+    with torch.no_grad():
+        next(model.parameters())[0].fill_(float("nan"))
+    with pytest.raises(DivergenceError, match="last good checkpoint"):
+        trainer.save()
+    kept = run.load_checkpoint()["model"]
+    assert all(torch.equal(kept[k], good[k]) for k in good)
+
+
 def test_frozen_parameters_do_not_move(tmp_path):
     model, x = _setup()
     frozen = tuple(model.variance_parameters())
