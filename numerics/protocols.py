@@ -17,10 +17,12 @@ data point and step, float32 (PyTorch's default, as in Listing 1). One protocol 
   vae2: the same (rel_gap 2.1e-4 for seed 0; the old 200-epoch start with Gauss-Hermite 4 x 4 gave
   6.3e-4 for seed 0 and, for seed 1, an ELBO of -5.55 against S = 4.73: the shared design exploited).
   vae1 (MNIST): 300 Adam epochs, L-BFGS on a per-point rqmc design with K = 8, history 50 (with a
-  Gauss-Hermite 3 x 3 design and history 200 its fresh rel_gap was 6.3e-3 against 2.5e-3).
+  Gauss-Hermite 3 x 3 design and history 200 its fresh rel_gap was 6.3e-3 against 2.5e-3; with the
+  VAE-3 warm start, or 1,500 float32 epochs at lr 3e-3/1e-3/3e-4, 1.9e-3 and 3.0e-3 in ~4 minutes,
+  within the spread round-off-level changes of its trajectory give: 2.5e-3 to 7.7e-3).
   What was measured (VAE-3 on PCA-ring, N = 10,000; verdict rel_gap on the independent evaluation):
   - a long, cheap warm start is what brings the ELBO near a maximum: after 2,000 float32 Adam epochs
-    (~2 min) F = 8.649 (seed 0), higher than 4 minutes of L-BFGS reach from a 200-epoch warm start
+    (92 s) F = 8.648 (seed 0), higher than 4 minutes of L-BFGS reach from a 200-epoch warm start
     (8.57, still rising by ~4e-4 nats/s while the gap residuals swing by +-5e-3 nats). Near a maximum
     a few L-BFGS steps take the soft variance-scaling directions (curvature ~1 per point, next to the
     mean networks' ~1/sigma^2) to stationarity. Verdict rel_gap, seeds 0-4: 5.4e-5, 3.8e-5, 8.6e-4,
