@@ -26,7 +26,7 @@ data point and step, float32 (PyTorch's default, as in Listing 1). One protocol 
     (8.57, still rising by ~4e-4 nats/s while the gap residuals swing by +-5e-3 nats). Near a maximum
     a few L-BFGS steps take the soft variance-scaling directions (curvature ~1 per point, next to the
     mean networks' ~1/sigma^2) to stationarity. Verdict rel_gap, seeds 0-4: 5.4e-5, 3.8e-5, 8.6e-4,
-    1.7e-3, 7.4e-5 (the old 200-epoch start with Gauss-Hermite 4 x 4: 4.1e-4 for seed 0, 2.9e-3 for
+    1.7e-3, 2.0e-4 (the old 200-epoch start with Gauss-Hermite 4 x 4: 4.1e-4 for seed 0, 2.9e-3 for
     seed 2). Which local maximum Adam ends near decides the rest: seed 2 ends at F = 7.50 here and at
     8.89 with a gentler start (lr 3e-3, 1e-3, 3e-4 for 1000, 600, 400 epochs), whose seeds 0-3 gave
     2.5e-3, 1.1e-3, 2.9e-5, 2.9e-3 (seed 0 at F = 7.04): a run near a poorer maximum is also further
