@@ -86,6 +86,10 @@ class Phase:
     checkpoint_every: int = 1
     dtype: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.dtype is not None and self.dtype not in DTYPES:
+            raise ValueError(f"unknown phase dtype {self.dtype!r}; valid: {', '.join(DTYPES)} (or None)")
+
 
 @dataclass(frozen=True)
 class Protocol:

@@ -664,7 +664,7 @@ def build_parser() -> argparse.ArgumentParser:
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", choices=MODEL_KINDS, help="model kind (default vae3)")
     p.add_argument("--protocol", choices=PROTOCOL_NAMES,
-                   help="fast (default: float64, Adam warm start on fresh samples, L-BFGS on a fixed Gauss-Hermite design) "
+                   help="fast (default: Adam warm start on fresh samples, then float64 L-BFGS on a fixed per-point design) "
                         "or paper (Appendix C.3: Adam lr 1e-3, batch 2000, 100 samples, float32)")
     p.add_argument("--data", choices=DATA_NAMES, help="data set (default: linear, vae2 ppca; vae1 mnist; vae3 ring)")
     p.add_argument("--data-dir", help="folder with the MNIST IDX files (default: the embedded 5,000-image subset)")
@@ -672,7 +672,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-test", type=int, help="test points (default: the data set's)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="auto (default) = cuda if available")
     p.add_argument("--dtype", choices=DTYPES, help="training dtype (default: fast float64, paper float32; "
-                                                   "phases that name their own, such as the fast VAE-3 "
+                                                   "phases that name their own, such as the fast VAE-2/VAE-3 "
                                                    "warm start in float32, keep it); evaluation is always float64")
     p.add_argument("--seed", type=int, help="seed of data, initialisation and samples (default 0)")
     p.add_argument("--steps", type=int, help="paper: epochs; fast: L-BFGS steps of the polishing phase")

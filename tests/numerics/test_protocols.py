@@ -28,6 +28,12 @@ def test_fast_protocol_is_float64_and_ends_with_a_fixed_design_phase():
         assert Protocol.from_dict(p.to_dict()) == p
 
 
+def test_a_phase_dtype_must_be_a_known_one():
+    assert Phase("adam", steps=1, dtype="float32").dtype == "float32"
+    with pytest.raises(ValueError, match="float64, float32"):
+        Phase("adam", steps=1, dtype="float16")
+
+
 def test_unknown_protocol_lists_valid_names():
     with pytest.raises(ValueError, match=", ".join(PROTOCOL_NAMES)):
         get_protocol("slow", "vae3")
