@@ -91,7 +91,9 @@ def _scale_variance_head(layer: torch.nn.Linear, link: str, factor: Tensor, what
                          f"scaling (DESIGN.md 'criterion'); only exp and square heads can be projected")
 
 
-def _apply_prior(model: GaussianVAE, s: Tensor) -> None:
+def apply_prior_scale(model: GaussianVAE, s: Tensor) -> None:
+    """Move `model` (in place, under no_grad) along the prior-scaling orbits: second moments / s_h, F's
+    reconstruction term unchanged (Eqs. 26-27); s [H] > 0. ValueError for a softplus encoder variance head."""
     if model.kind == "vae2":
         model.prior_var_raw.copy_(inverse_link(model.dec_link_name, (model.prior_var() * s).double())
                                   .to(model.prior_var_raw.dtype))
@@ -111,7 +113,9 @@ def _apply_prior(model: GaussianVAE, s: Tensor) -> None:
         model.dec_var.layers[0].weight.mul_(root[None, :])
 
 
-def _apply_decoder(model: GaussianVAE, c: Tensor) -> None:
+def apply_decoder_scale(model: GaussianVAE, c: Tensor) -> None:
+    """Multiply the decoder variance by c (in place, under no_grad): [1] for a scalar sigma^2, [D] (or [1],
+    broadcast) for VAE-3. ValueError for a softplus variance head."""
     if model.kind == "vae3":
         _scale_variance_head(model.dec_var.layers[-1], model.dec_link_name, c, "the decoder variance")
     else:
@@ -127,9 +131,9 @@ def project_variances(model: GaussianVAE, x: Tensor, design: estimators.Design |
     with torch.no_grad():
         before = estimators.evaluate(projected, x, design, chunk_size=chunk_size).to_dict()
         s = _prior_scale(projected, x)
-        _apply_prior(projected, s)
+        apply_prior_scale(projected, s)
         c = _decoder_scale(projected, x, design, chunk_size)
-        _apply_decoder(projected, c)
+        apply_decoder_scale(projected, c)
         after = estimators.evaluate(projected, x, design, chunk_size=chunk_size).to_dict()
     return ProjectionResult(projected, before, after, s.tolist(), c.tolist())
 

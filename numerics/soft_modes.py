@@ -1,0 +1,166 @@
+"""Soft modes: why a generic optimiser closes the gap slowly, measured on a trained model.
+
+Each gap residual is a derivative of F along a variance-scaling orbit (DESIGN.md, "gap";
+`numerics.projection` moves a model along these orbits):
+
+    prior,   s_h = e^t  (`apply_prior_scale`, Eqs. 26-27):   dF/dt = -r_h / 2
+    decoder, c   = e^t  (`apply_decoder_scale`, Eq. 21):     dF/dt = -residual_decoder
+
+so the gap closes exactly as fast as the optimiser drives these directional derivatives to zero.
+For a network VAE the prior orbits are exact symmetries of the reconstruction term, broken only by
+the KL term: the curvature of F along them is of order one per data point, while the largest
+curvature of the objective (decoder means, weighted by 1/sigma^2) can be 10^5 or more times larger.
+A Krylov or quasi-Newton method (CG, L-BFGS) on a quadratic with condition number kappa needs on
+the order of sqrt(kappa) iterations per e-fold of a residual along the softest direction; a diagonal
+preconditioner (Adam) cannot help, because the soft direction is a cancellation between layers whose
+own curvatures are stiff.
+
+`soft_modes(model, x, design)` measures, for every orbit, on the fixed `design` (float64):
+the tangent v in parameter space (central difference of the orbit map, error O(delta^2)); the
+directional derivative g.v of the loss -F (autograd), next to the value the residual predicts (a
+check of the identity on raw parameters); the curvature v'Hv/v'v of -F along it (Hessian-vector
+products); lambda_max of the Hessian (power iteration); and kappa = lambda_max / curvature.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import Tensor
+
+from numerics import estimators
+from numerics.models import GaussianVAE
+from numerics.projection import apply_decoder_scale, apply_prior_scale
+
+TANGENT_DELTA = 1e-5
+"""Orbit parameter step of the central difference (relative error of the tangent ~ delta^2)."""
+
+
+@dataclass
+class SoftMode:
+    """One variance-scaling orbit of a model at its current parameters (all per data point, loss = -F)."""
+
+    name: str                 # "prior h" or "decoder"
+    residual: float           # r_h or residual_decoder on the design
+    slope: float              # g . v, the loss's derivative along the orbit (autograd)
+    predicted_slope: float    # r_h / 2 or residual_decoder (the identity)
+    tangent_norm: float       # |v|
+    curvature: float          # v' H v / v' v
+    lambda_max: float         # largest |eigenvalue| of H (power iteration)
+
+    @property
+    def kappa(self) -> float:
+        """lambda_max / curvature along the orbit (inf when the curvature is not positive)."""
+        return self.lambda_max / self.curvature if self.curvature > 0 else math.inf
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "kappa": self.kappa}
+
+
+def _flat(tensors) -> Tensor:
+    return torch.cat([t.reshape(-1) for t in tensors])
+
+
+def _parameter_vector(model: GaussianVAE) -> Tensor:
+    return _flat([p.detach() for p in model.parameters()]).clone()
+
+
+def orbit_tangent(model: GaussianVAE, orbit: str, index: int = 0, *, delta: float = TANGENT_DELTA) -> Tensor:
+    """d theta / dt at t = 0 along an orbit, flattened over `model.parameters()`.
+
+    orbit "prior": s = e^t on latent `index` (`apply_prior_scale`); "decoder": c = e^t on the whole
+    decoder variance (`apply_decoder_scale`). Raises ValueError where the parametrisation is not
+    closed under the scaling (softplus variance heads; DESIGN.md, "criterion").
+    """
+    ref = next(model.parameters())
+    ends = []
+    for sign in (1.0, -1.0):
+        moved = copy.deepcopy(model)
+        with torch.no_grad():
+            if orbit == "prior":
+                s = torch.ones(model.H, dtype=torch.float64)
+                s[index] = math.exp(sign * delta)
+                apply_prior_scale(moved, s.to(dtype=ref.dtype, device=ref.device))
+            elif orbit == "decoder":
+                apply_decoder_scale(moved, torch.tensor([math.exp(sign * delta)], dtype=ref.dtype, device=ref.device))
+            else:
+                raise ValueError(f"unknown orbit {orbit!r}; valid: prior, decoder")
+        ends.append(_parameter_vector(moved))
+    return (ends[0] - ends[1]) / (2.0 * delta)
+
+
+class _Objective:
+    """-F on a fixed design, summed chunk by chunk: gradient and Hessian-vector products (float64)."""
+
+    def __init__(self, model: GaussianVAE, x: Tensor, design: estimators.Design | None, chunk_size: int) -> None:
+        self.model, self.x, self.design, self.chunk = model, x, design, max(1, chunk_size)
+        self.params = list(model.parameters())
+
+    def _parts(self) -> Iterator[tuple[Tensor, estimators.Design | None, float]]:
+        n = self.x.shape[0]
+        for a in range(0, n, self.chunk):
+            b = min(n, a + self.chunk)
+            d = self.design
+            if d is not None and not d.shared:
+                d = estimators.Design(eps=d.eps[:, a:b], weights=d.weights, kind=d.kind, replicates=d.replicates)
+            yield self.x[a:b], d, (b - a) / n
+
+    def grad(self) -> Tensor:
+        total = None
+        for xp, d, w in self._parts():
+            g = _flat(torch.autograd.grad(-estimators.elbo_objective(self.model, xp, d) * w, self.params))
+            total = g if total is None else total + g
+        return total
+
+    def hvp(self, v: Tensor) -> Tensor:
+        pieces, i = [], 0
+        for p in self.params:
+            pieces.append(v[i:i + p.numel()].view_as(p))
+            i += p.numel()
+        total = None
+        for xp, d, w in self._parts():
+            g = torch.autograd.grad(-estimators.elbo_objective(self.model, xp, d) * w, self.params, create_graph=True)
+            h = _flat(torch.autograd.grad(g, self.params, grad_outputs=pieces))
+            total = h if total is None else total + h
+        return total
+
+
+def lambda_max(objective: _Objective, *, iters: int, generator: torch.Generator) -> float:
+    """Largest |eigenvalue| of the Hessian of -F by power iteration (`iters` Hessian-vector products)."""
+    u = torch.randn(sum(p.numel() for p in objective.params), generator=generator, dtype=torch.float64)
+    u = (u / u.norm()).to(dtype=objective.x.dtype, device=objective.x.device)
+    estimate = 0.0
+    for _ in range(iters):
+        w = objective.hvp(u)
+        estimate = float(u @ w)
+        u = w / w.norm()
+    return abs(estimate)
+
+
+def soft_modes(model: GaussianVAE, x: Tensor, design: estimators.Design | None, *, chunk_size: int = 1000,
+               power_iters: int = 20, seed: int = 0) -> list[SoftMode]:
+    """The prior orbit of every latent and the decoder orbit of `model` on `design` (see the module docstring)."""
+    model = copy.deepcopy(model).double().train(False)
+    x = x.to(torch.float64)
+    if design is not None:
+        design = estimators.Design(eps=design.eps.double(), weights=design.weights.double(), kind=design.kind,
+                                   replicates=design.replicates)
+    objective = _Objective(model, x, design, chunk_size)
+    with torch.no_grad():
+        ev = estimators.evaluate(model, x, design, chunk_size=chunk_size)
+    g = objective.grad()
+    top = lambda_max(objective, iters=power_iters, generator=torch.Generator().manual_seed(seed))
+    orbits = [("prior", h, f"prior {h}", float(ev.residual_prior[h]), float(ev.residual_prior[h]) / 2.0)
+              for h in range(model.H)]
+    orbits.append(("decoder", 0, "decoder", float(ev.residual_decoder), float(ev.residual_decoder)))
+    modes = []
+    for orbit, index, name, residual, predicted in orbits:
+        v = orbit_tangent(model, orbit, index).to(x.device)
+        unit = v / v.norm()
+        modes.append(SoftMode(name=name, residual=residual, slope=float(g @ v), predicted_slope=predicted,
+                              tangent_norm=float(v.norm()), curvature=float(unit @ objective.hvp(unit)),
+                              lambda_max=top))
+    return modes
