@@ -19,7 +19,10 @@ data point and step, float32 (PyTorch's default, as in Listing 1). One protocol 
   vae1 (MNIST): 300 Adam epochs, L-BFGS on a per-point rqmc design with K = 8, history 50 (with a
   Gauss-Hermite 3 x 3 design and history 200 its fresh rel_gap was 6.3e-3 against 2.5e-3; with the
   VAE-3 warm start, or 1,500 float32 epochs at lr 3e-3/1e-3/3e-4, 1.9e-3 and 3.0e-3 in ~4 minutes,
-  within the spread round-off-level changes of its trajectory give: 2.5e-3 to 7.7e-3).
+  within the spread round-off-level changes of its trajectory give: 2.5e-3 to 7.7e-3). Why it is slow
+  (`numerics.soft_modes`, benchmarks/soft_modes.py): F's curvature along its prior-scaling orbits is
+  ~0.1 against a largest Hessian eigenvalue of ~1e5, sqrt(kappa) ~ 1,300 (VAE-3: ~200), so L-BFGS
+  needs on the order of a thousand iterations per e-fold of r_h.
   What was measured (VAE-3 on PCA-ring, N = 10,000; verdict rel_gap on the independent evaluation):
   - a long, cheap warm start is what brings the ELBO near a maximum: after 2,000 float32 Adam epochs
     (92 s) F = 8.648 (seed 0), higher than 4 minutes of L-BFGS reach from a 200-epoch warm start
