@@ -28,7 +28,7 @@ from numerics.data import load_data  # noqa: E402
 from numerics.models import build_model  # noqa: E402
 from numerics.protocols import get_protocol  # noqa: E402
 from numerics.rundir import RunDir  # noqa: E402
-from numerics.training import Trainer, _slice_design  # noqa: E402
+from numerics.training import Trainer  # noqa: E402
 from numerics.verify import DEFAULT_DATA, chunk_for, evaluate_fresh  # noqa: E402
 
 
@@ -56,7 +56,7 @@ def polish(model, x: torch.Tensor, design: estimators.Design, seconds: float, hi
         total = torch.zeros((), dtype=x.dtype)
         for a in range(0, n, chunk):
             b = min(n, a + chunk)
-            loss = -estimators.elbo_objective(model, x[a:b], _slice_design(design, slice(a, b))) * ((b - a) / n)
+            loss = -estimators.elbo_objective(model, x[a:b], estimators.slice_design(design, slice(a, b))) * ((b - a) / n)
             loss.backward()
             total = total + loss.detach()
         return total

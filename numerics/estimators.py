@@ -71,6 +71,13 @@ class Design:
         return int(self.eps.shape[1]) == 1
 
 
+def slice_design(design: Design | None, index: Tensor | slice) -> Design | None:
+    """The design restricted to the data points `index` (None and shared [K,1,H] designs are returned as they are)."""
+    if design is None or design.shared:
+        return design
+    return Design(eps=design.eps[:, index], weights=design.weights, kind=design.kind, replicates=design.replicates)
+
+
 def mc_design(K: int, N: int, H: int, *, generator: torch.Generator | None = None, dtype=torch.float64,
               device="cpu") -> Design:
     """K independent standard-normal samples per data point (eps [K,N,H], weights 1/K).

@@ -103,10 +103,7 @@ class _Objective:
         n = self.x.shape[0]
         for a in range(0, n, self.chunk):
             b = min(n, a + self.chunk)
-            d = self.design
-            if d is not None and not d.shared:
-                d = estimators.Design(eps=d.eps[:, a:b], weights=d.weights, kind=d.kind, replicates=d.replicates)
-            yield self.x[a:b], d, (b - a) / n
+            yield self.x[a:b], estimators.slice_design(self.design, slice(a, b)), (b - a) / n
 
     def grad(self) -> Tensor:
         total = None

@@ -70,13 +70,6 @@ def fixed_design(phase: Phase, n: int, H: int, *, seed: int, dtype: torch.dtype,
     raise ValueError(f"unknown design {phase.design!r}; valid: analytic, gauss-hermite, sobol, mc, rqmc")
 
 
-def _slice_design(design: estimators.Design | None, index: Tensor | slice) -> estimators.Design | None:
-    """The design restricted to the data points `index` (a [K,1,H] design is shared and kept)."""
-    if design is None or design.shared:
-        return design
-    return estimators.Design(eps=design.eps[:, index], weights=design.weights, kind=design.kind)
-
-
 def _chunks(n: int, size: int | None) -> list[slice]:
     size = n if not size else size
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
@@ -284,7 +277,7 @@ class Trainer:
         total = torch.zeros((), dtype=self.x.dtype, device=self.device)
         for part in _chunks(n, self.chunk_size):
             xp = self.x[part]
-            loss = -estimators.elbo_objective(self.model, xp, _slice_design(self.design, part)) * (xp.shape[0] / n)
+            loss = -estimators.elbo_objective(self.model, xp, estimators.slice_design(self.design, part)) * (xp.shape[0] / n)
             loss.backward()
             total = total + loss.detach()
         return total
