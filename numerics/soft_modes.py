@@ -12,7 +12,7 @@ the KL term: the curvature of F along them is of order one per data point, while
 curvature of the objective (decoder means, weighted by 1/sigma^2) can be 10^5 or more times larger.
 A Krylov or quasi-Newton method (CG, L-BFGS) on a quadratic with condition number kappa needs on
 the order of sqrt(kappa) iterations per e-fold of a residual along the softest direction; a diagonal
-preconditioner (Adam) cannot help, because the soft direction is a cancellation between layers whose
+preconditioner (Adam) is not expected to help, because the soft direction is a cancellation between layers whose
 own curvatures are stiff.
 
 `soft_modes(model, x, design)` measures, for every orbit, on the fixed `design` (float64):
