@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import Tensor
+from torch.nn.utils import parameters_to_vector
 
 from numerics import estimators
 from numerics.models import GaussianVAE
@@ -64,10 +65,6 @@ def _flat(tensors) -> Tensor:
     return torch.cat([t.reshape(-1) for t in tensors])
 
 
-def _parameter_vector(model: GaussianVAE) -> Tensor:
-    return _flat([p.detach() for p in model.parameters()]).clone()
-
-
 def orbit_tangent(model: GaussianVAE, orbit: str, index: int = 0, *, delta: float = TANGENT_DELTA) -> Tensor:
     """d theta / dt at t = 0 along an orbit, flattened over `model.parameters()`.
 
@@ -88,7 +85,7 @@ def orbit_tangent(model: GaussianVAE, orbit: str, index: int = 0, *, delta: floa
                 apply_decoder_scale(moved, torch.tensor([math.exp(sign * delta)], dtype=ref.dtype, device=ref.device))
             else:
                 raise ValueError(f"unknown orbit {orbit!r}; valid: prior, decoder")
-        ends.append(_parameter_vector(moved))
+        ends.append(parameters_to_vector(moved.parameters()).detach())
     return (ends[0] - ends[1]) / (2.0 * delta)
 
 
