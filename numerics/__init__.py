@@ -7,7 +7,7 @@ Practitioner's API (per data point):
     design = mc_design(100, len(x), 2, generator=torch.Generator().manual_seed(0))
     ev = evaluate(model, x, design)      # ev.elbo, ev.entropy_sum, ev.gap, residuals, identity_error
     S = three_entropies(model, x)        # the closed-form value the ELBO equals at convergence
-    modes = soft_modes(model, x, design) # slope and conditioning of F along each variance-scaling orbit
+    # numerics.soft_modes.soft_modes(model, x, design): slope and conditioning along each scaling orbit
 """
 from .data import DATA_NAMES, Dataset, load_data, mnist_idx, mnist_subset, ppca_data, ring_data
 from .entropies import (entropy_sum_linear, entropy_sum_vae1, entropy_sum_vae2, entropy_sum_vae3,
@@ -17,7 +17,6 @@ from .estimators import (Design, Evaluation, elbo_objective, evaluate, gauss_her
 from .links import LINKS, get_link, inverse_link
 from .models import MODEL_KINDS, VAE1, VAE2, VAE3, GaussianVAE, LinearVAE, build_model
 from .ppca import linear_vae_at_ml, ppca_loglik, ppca_ml
-from .soft_modes import SoftMode, orbit_tangent, soft_modes
 
 __all__ = [
     "LINKS", "get_link", "inverse_link",
@@ -27,5 +26,4 @@ __all__ = [
     "three_entropies",
     "DATA_NAMES", "Dataset", "load_data", "ppca_data", "ring_data", "mnist_subset", "mnist_idx",
     "ppca_ml", "ppca_loglik", "linear_vae_at_ml",
-    "SoftMode", "orbit_tangent", "soft_modes",
 ]
