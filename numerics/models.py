@@ -80,12 +80,16 @@ class MLP(nn.Module):
                 layer.bias.copy_(_uniform(tuple(layer.bias.shape), bound, generator))
 
     def forward(self, x: Tensor) -> Tensor:
-        last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
-            x = layer(x)
-            if i < last:
-                x = torch.relu(x)
-        return x
+        features, weight, bias = self.output_affine(x)
+        return F.linear(features, weight, bias)
+
+    def output_affine(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The network as features a(x) (the input of the output layer) and the output layer's W, b:
+        forward(x) = a(x) W^T + b."""
+        for layer in self.layers[:-1]:
+            x = torch.relu(layer(x))
+        last = self.layers[-1]
+        return x, (last.weight() if isinstance(last, UnitColumnLinear) else last.weight), last.bias
 
 
 class GaussianVAE(nn.Module):
@@ -113,6 +117,12 @@ class GaussianVAE(nn.Module):
     def decode(self, z: Tensor) -> tuple[Tensor, Tensor]:
         """p(x|z) = N(mu(z), diag(sigma2(z))): mu [...,D], sigma2 broadcastable to [...,D]."""
         raise NotImplementedError
+
+    def decode_affine(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor] | None:
+        """The decoder as (a, W, b, sigma2) with mu(z) = a(z) W^T + b and a scalar sigma2 ([1]), or None
+        when it has no such form. With it, `numerics.estimators` computes ||x - mu||^2 without forming
+        mu (the Gram expansion; `estimators.squared_error_affine`)."""
+        return None
 
     def prior_var(self) -> Tensor:
         """Prior variances alpha_h^2 [H]; ones except for VAE-2 (Eq. 15)."""
@@ -235,6 +245,9 @@ class VAE1(_NetworkEncoderMixin, _ScalarSigmaMixin, GaussianVAE):
 
     def decode(self, z: Tensor) -> tuple[Tensor, Tensor]:
         return self.dec_mean(z), self.sigma2()
+
+    def decode_affine(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        return (*self.dec_mean.output_affine(z), self.sigma2())
 
 
 class VAE2(VAE1):

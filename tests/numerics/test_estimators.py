@@ -311,3 +311,61 @@ def test_eq39_on_a_scalar_sigma_model_equals_eq25():
         as_vae1, as_vae3 = evaluate(inner, x, d), evaluate(Relabelled(inner, "vae3"), x, d)
     for key in ("elbo", "entropy_sum", "gap", "residual_decoder", "elbo_se"):
         torch.testing.assert_close(getattr(as_vae3, key), getattr(as_vae1, key), rtol=1e-13, atol=1e-13)
+
+
+# ------------------------------------------- the affine-output (Gram) path for scalar-sigma decoders
+class DirectDecoder(GaussianVAE):
+    """`inner` without `decode_affine`: the estimators then form mu and sum (x - mu)^2 directly."""
+
+    def __init__(self, inner):
+        super().__init__(inner.D, inner.H, enc_link="exp", dec_link="exp")
+        self.inner, self.kind = inner, inner.kind
+
+    def encode(self, x):
+        return self.inner.encode(x)
+
+    def decode(self, z):
+        return self.inner.decode(z)
+
+    def prior_var(self):
+        return self.inner.prior_var()
+
+
+def _gram_vs_direct(kind, dtype):
+    """Largest relative difference between the Gram path and the direct sum: evaluate's fields and
+    the gradient of the training objective, on MNIST-like data (pixels in [0, 1], D = 784)."""
+    m = build_model(kind, 784, H, hidden=(7, 5), generator=gen(3), dtype=dtype)
+    x = torch.rand(30, 784, generator=gen(4), dtype=torch.float64).to(dtype)
+    d = rqmc_design(8, 30, H, replicates=4, generator=gen(5), dtype=dtype)
+    worst = 0.0
+    with torch.no_grad():
+        ev_gram, ev_direct = evaluate(m, x, d), evaluate(DirectDecoder(m), x, d)
+    for key in ("elbo", "entropy_sum", "gap", "residual_decoder", "elbo_se", "gap_se"):
+        a, b = getattr(ev_gram, key), getattr(ev_direct, key)
+        worst = max(worst, float(abs(a - b) / abs(b)))
+    g_gram = torch.autograd.grad(elbo_objective(m, x, d), list(m.parameters()))
+    g_direct = torch.autograd.grad(elbo_objective(DirectDecoder(m), x, d), list(m.parameters()))
+    for a, b in zip(g_gram, g_direct):
+        worst = max(worst, float((a - b).norm() / b.norm()))
+    return worst
+
+
+@pytest.mark.parametrize("kind", ["vae1", "vae2"])
+def test_gram_path_equals_the_direct_squared_error(kind):
+    assert model(kind).decode_affine(torch.zeros(1, H, dtype=torch.float64)) is not None  # the path is taken
+    assert _gram_vs_direct(kind, torch.float64) < 1e-12
+    assert _gram_vs_direct(kind, torch.float32) < 1e-5
+
+
+def test_gram_path_comparison_catches_a_wrong_expansion(monkeypatch):
+    def without_factor_two(x, features, weight, bias):
+        centred = x - bias
+        return ((centred ** 2).sum(-1) - (features * (centred @ weight)).sum(-1)
+                + ((features @ (weight.T @ weight)) * features).sum(-1))
+    monkeypatch.setattr(est, "squared_error_affine", without_factor_two)
+    assert _gram_vs_direct("vae1", torch.float64) > 1e-3
+
+
+def test_models_without_an_affine_decoder_take_the_direct_path():
+    assert model("vae3").decode_affine(torch.zeros(1, H, dtype=torch.float64)) is None
+    assert DirectDecoder(model("vae1")).decode_affine(torch.zeros(1, H, dtype=torch.float64)) is None
