@@ -176,19 +176,24 @@ def test_mc_elbo_agrees_with_analytic_linear_elbo_and_a_biased_estimator_is_caug
     assert abs(float((wrong.elbo - exact.elbo) / wrong.elbo_se)) > 10.0
 
 
-@pytest.mark.parametrize("shared", [False, True])
-def test_reported_standard_error_matches_the_spread_over_repetitions(shared):
+def _assert_se_matches_spread(make_design, repetitions: int, seed: int) -> None:
+    """The reported SE of F and of the gap equals (within 20-25%) their spread over independent designs."""
     m, x = model("vae3", seed=2), data(n=20)
     estimates, ses, gap_estimates, gap_ses = [], [], [], []
     with torch.no_grad():
-        for r in range(120):
-            ev = evaluate(m, x, mc_design(6, 1 if shared else 20, H, generator=gen(1000 + r)))
+        for r in range(repetitions):
+            ev = evaluate(m, x, make_design(gen(seed + r)))
             estimates.append(float(ev.elbo)); ses.append(float(ev.elbo_se))
             gap_estimates.append(float(ev.gap)); gap_ses.append(float(ev.gap_se))
     for values, reported in [(estimates, ses), (gap_estimates, gap_ses)]:
         spread = torch.tensor(values).std().item()
         rms_se = math.sqrt(sum(s * s for s in reported) / len(reported))
         assert 0.8 < rms_se / spread < 1.25, (rms_se, spread)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_reported_standard_error_matches_the_spread_over_repetitions(shared):
+    _assert_se_matches_spread(lambda g: mc_design(6, 1 if shared else 20, H, generator=g), 120, 1000)
 
 
 def test_rqmc_design_shape_range_and_validation():
@@ -230,17 +235,7 @@ def test_rqmc_elbo_is_unbiased_for_the_linear_vae_and_a_biased_design_is_caught(
 
 @pytest.mark.parametrize("shared", [False, True])
 def test_rqmc_standard_error_matches_the_spread_over_repetitions(shared):
-    m, x = model("vae3", seed=2), data(n=20)
-    estimates, ses, gap_estimates, gap_ses = [], [], [], []
-    with torch.no_grad():
-        for r in range(150):
-            ev = evaluate(m, x, rqmc_design(16, 1 if shared else 20, H, replicates=4, generator=gen(2000 + r)))
-            estimates.append(float(ev.elbo)); ses.append(float(ev.elbo_se))
-            gap_estimates.append(float(ev.gap)); gap_ses.append(float(ev.gap_se))
-    for values, reported in [(estimates, ses), (gap_estimates, gap_ses)]:
-        spread = torch.tensor(values).std().item()
-        rms_se = math.sqrt(sum(s * s for s in reported) / len(reported))
-        assert 0.8 < rms_se / spread < 1.25, (rms_se, spread)
+    _assert_se_matches_spread(lambda g: rqmc_design(16, 1 if shared else 20, H, replicates=4, generator=g), 150, 2000)
 
 
 def test_rqmc_se_of_a_single_replicate_is_none():
