@@ -347,7 +347,6 @@ def _gram_vs_direct(kind, dtype):
 
 @pytest.mark.parametrize("kind", ["vae1", "vae2"])
 def test_gram_path_equals_the_direct_squared_error(kind):
-    assert model(kind).decode_affine(torch.zeros(1, H, dtype=torch.float64)) is not None  # the path is taken
     assert _gram_vs_direct(kind, torch.float64) < 1e-12
     assert _gram_vs_direct(kind, torch.float32) < 1e-5
 
@@ -359,6 +358,17 @@ def test_gram_path_comparison_catches_a_wrong_expansion(monkeypatch):
                 + ((features @ (weight.T @ weight)) * features).sum(-1))
     monkeypatch.setattr(est, "squared_error_affine", without_factor_two)
     assert _gram_vs_direct("vae1", torch.float64) > 1e-3
+
+
+def test_gram_path_only_where_it_is_cheaper(monkeypatch):
+    """With more features than outputs (VAE-2 on D = 10 with 50 hidden units) the direct sum is used."""
+    def refuse(*args):
+        raise AssertionError("Gram path taken")
+    monkeypatch.setattr(est, "squared_error_affine", refuse)
+    wide = build_model("vae1", 4, H, hidden=(7, 5), generator=gen(3))
+    evaluate(wide, torch.rand(10, 4, generator=gen(4), dtype=torch.float64), mc_design(4, 10, H, generator=gen(5)))
+    with pytest.raises(AssertionError, match="Gram path taken"):
+        evaluate(model("vae1"), data(), designs()[0])
 
 
 def test_models_without_an_affine_decoder_take_the_direct_path():
