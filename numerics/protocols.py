@@ -16,13 +16,16 @@ data point and step, float32 (PyTorch's default, as in Listing 1). One protocol 
   design with K = 16 (`estimators.rqmc_design`), history 200.
   vae2: the same (rel_gap 2.1e-4 for seed 0; the old 200-epoch start with Gauss-Hermite 4 x 4 gave
   6.3e-4 for seed 0 and, for seed 1, an ELBO of -5.55 against S = 4.73: the shared design exploited).
-  vae1 (MNIST): 300 Adam epochs, L-BFGS on a per-point rqmc design with K = 8, history 50 (with a
-  Gauss-Hermite 3 x 3 design and history 200 its fresh rel_gap was 6.3e-3 against 2.5e-3; with the
-  VAE-3 warm start, or 1,500 float32 epochs at lr 3e-3/1e-3/3e-4, 1.9e-3 and 3.0e-3 in ~4 minutes,
-  within the spread round-off-level changes of its trajectory give: 2.5e-3 to 7.7e-3). Why it is slow
-  (`numerics.soft_modes`, benchmarks/soft_modes.py): F's curvature along its prior-scaling orbits is
-  ~0.1 against a largest Hessian eigenvalue of ~1e5, sqrt(kappa) ~ 1,300 (VAE-3: ~200), so L-BFGS
-  needs on the order of a thousand iterations per e-fold of r_h.
+  vae1 (MNIST): 300 Adam epochs, L-BFGS on a per-point rqmc design with K = 8, history 50: rel_gap
+  1.3e-3 in 109 s (seed 0; the loss uses the Gram expansion of `estimators.squared_error_affine`, a
+  float64 loss and gradient 0.24 s instead of 1.11 s). Longer protocols were measured and not kept:
+  1,500 float32 Adam epochs at lr 3e-3/1e-3/3e-4, then float64 L-BFGS (K = 8 history 50; K = 16
+  history 200; 20 float32 L-BFGS steps first) reach F ~ 180 with a logged rel_gap of 3e-4 to 2e-3
+  after ~300 s, no better than the short protocol, and F still rises ~0.15 nats per 25 iterations
+  after 450-535 s (verdict rel_gap 2.8e-4, 1.1e-4 and 7.8e-4). Why it is slow (`numerics.soft_modes`,
+  benchmarks/soft_modes.py): F's curvature along its prior-scaling orbits is ~0.02-0.1 against a
+  largest Hessian eigenvalue of 1e5-4e5, sqrt(kappa) 1,000-4,400 (VAE-3: 200-600), so L-BFGS needs on
+  the order of a thousand iterations per e-fold of r_h.
   What was measured (VAE-3 on PCA-ring, N = 10,000; verdict rel_gap on the independent evaluation):
   - a long, cheap warm start is what brings the ELBO near a maximum: after 2,000 float32 Adam epochs
     (92 s) F = 8.648 (seed 0), higher than 4 minutes of L-BFGS reach from a 200-epoch warm start
