@@ -55,6 +55,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="device for the numeric runs (default: auto)")
     parser.add_argument("--rerun", action="store_true",
                         help="repeat numeric runs even where a finished run directory exists")
+    parser.add_argument("--paper-runs", type=int, metavar="N",
+                        help="full profile: at most N runs per reproduction group (the paper: 10 or 100)")
+    parser.add_argument("--paper-epochs", type=int, metavar="N",
+                        help="full profile: N epochs per reproduction run (default: numerics.protocols' paper epochs)")
     parser.add_argument("--json", action="store_true", help="print the per-claim verdicts as JSON on stdout")
     return parser.parse_args(argv)
 
@@ -89,7 +93,7 @@ def build(args: argparse.Namespace, command: str) -> ReportContent:
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     data = collect(args.profile, args.out, device=args.device, runs_dirs=args.runs, proofs_file=args.proofs,
-                   rerun=args.rerun)
+                   rerun=args.rerun, paper_runs=args.paper_runs, paper_epochs=args.paper_epochs)
     data.provenance = provenance(command)
     t0 = time.perf_counter()
     figures, notes = make_figures(data, args.out)
@@ -108,6 +112,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile not in PROFILES:
         print(f"error: unknown profile {args.profile!r}; valid profiles: {', '.join(PROFILES)}", file=sys.stderr)
         return 2
+    for name in ("paper_runs", "paper_epochs"):
+        value = getattr(args, name)
+        flag = "--" + name.replace("_", "-")
+        if value is not None and args.profile != "full":
+            print(f"error: {flag} applies only to --profile full", file=sys.stderr)
+            return 2
+        if value is not None and value < 1:
+            print(f"error: {flag} must be >= 1", file=sys.stderr)
+            return 2
     for path in ([args.proofs] if args.proofs else []) + list(args.runs or []):
         if not path.exists():
             print(f"error: {path}: no such file or directory", file=sys.stderr)

@@ -155,7 +155,7 @@ def _run_sweep_group(spec: GroupSpec, group: RunGroup, out: Path, device: str, r
         shutil.rmtree(path)
     argv = ["--model", spec.model, "--protocol", spec.protocol, "--runs", str(len(spec.seeds)),
             "--seed0", str(spec.seeds[0]), "--device", device, "--out", str(path)]
-    for option, flag in (("batch_size", "--batch-size"), ("lr", "--lr")):
+    for option, flag in (("batch_size", "--batch-size"), ("lr", "--lr"), ("epochs", "--epochs")):
         if option in spec.options:
             argv += [flag, str(spec.options[option])]
     if not progress:
@@ -246,8 +246,10 @@ def group_runs(runs: list[RunRecord]) -> list[RunGroup]:
 
 
 def collect(profile: str, out: Path, device: str = "auto", runs_dirs: list[Path] | None = None,
-            proofs_file: Path | None = None, rerun: bool = False) -> ReportData:
-    """Run (or read) proofs and numerics for ``profile`` and return the report's data.
+            proofs_file: Path | None = None, rerun: bool = False, paper_runs: int | None = None,
+            paper_epochs: int | None = None) -> ReportData:
+    """Run (or read) proofs and numerics for ``profile`` and return the report's data
+    (``paper_runs`` / ``paper_epochs``: a scaled-down full profile, `profiles.reproduction_groups`).
 
     Raises :class:`RunDirError` for a bad ``--runs`` / ``--proofs`` path (a usage error).
     """
@@ -268,7 +270,8 @@ def collect(profile: str, out: Path, device: str = "auto", runs_dirs: list[Path]
         runs = [run for root in runs_dirs for run in find_runs(Path(root))]
         groups = group_runs(runs)
     else:
-        groups, numerics_error = run_profile(profile_groups(profile), out, device, rerun=rerun)
+        groups, numerics_error = run_profile(profile_groups(profile, paper_runs=paper_runs,
+                                                            paper_epochs=paper_epochs), out, device, rerun=rerun)
     timings["numerics (read from run directories)" if runs_dirs else "numerics"] = time.perf_counter() - started
     return ReportData(profile=profile if not runs_dirs else f"{profile} (runs read from disk)",
                       proofs=proofs_result, proofs_error=proofs_error, groups=groups, timings=timings,

@@ -44,31 +44,41 @@ def verification_groups() -> list[GroupSpec]:
             for model, (_, _, label) in MODELS.items()]
 
 
-def reproduction_groups() -> list[GroupSpec]:
+_REPRODUCTIONS = (  # key, title, model, the paper's number of runs, training options, variant label
+    ("fig1a", "Fig. 1(a): linear VAE on p-PCA", "linear", 10, {}, "base"),
+    ("fig1b", "Fig. 1(b): VAE-1 on MNIST", "vae1", 10, {}, "base"),
+    ("fig1c", "Fig. 1(c) / 2(a): VAE-3 on PCA-ring", "vae3", 100, {}, "base"),
+    ("fig2b", "Fig. 2(b): VAE-3, batch size 100", "vae3", 100, {"batch_size": 100}, "batch 100"),
+    ("fig2c", "Fig. 2(c): VAE-3, learning rate 5e-3", "vae3", 100, {"lr": 5e-3}, "lr 0.005"),
+)
+
+
+def reproduction_groups(runs: int | None = None, epochs: int | None = None) -> list[GroupSpec]:
     """The paper's experiments, Appendix C.3 protocol: Fig. 1(a)-(c) and the Fig. 2 variants.
 
     Each runs as one batched sweep (``numerics.sweep``: one seed = own initialisation and, for
-    generated data, its own data set; MNIST is one fixed set shared by the members).
+    generated data, its own data set; MNIST is one fixed set shared by the members). ``runs`` caps
+    the number of runs per group and ``epochs`` sets the epochs per run (default: the paper's counts,
+    and ``numerics.protocols``' paper epochs): a scaled-down reproduction, named so in each title.
     """
-    return [
-        GroupSpec("fig1a", "Fig. 1(a): linear VAE on p-PCA, 10 runs", "linear", "paper", "reproduce",
-                  seeds=tuple(range(10)), runner="sweep"),
-        GroupSpec("fig1b", "Fig. 1(b): VAE-1 on MNIST, 10 runs", "vae1", "paper", "reproduce",
-                  seeds=tuple(range(10)), runner="sweep"),
-        GroupSpec("fig1c", "Fig. 1(c) / 2(a): VAE-3 on PCA-ring, 100 runs", "vae3", "paper", "reproduce",
-                  seeds=tuple(range(100)), runner="sweep"),
-        GroupSpec("fig2b", "Fig. 2(b): VAE-3, batch size 100, 100 runs", "vae3", "paper", "reproduce",
-                  seeds=tuple(range(100)), options={"batch_size": 100}, variant="batch 100", runner="sweep"),
-        GroupSpec("fig2c", "Fig. 2(c): VAE-3, learning rate 5e-3, 100 runs", "vae3", "paper", "reproduce",
-                  seeds=tuple(range(100)), options={"lr": 5e-3}, variant="lr 0.005", runner="sweep"),
-    ]
+    if (runs is not None and runs < 1) or (epochs is not None and epochs < 1):
+        raise ValueError("paper runs and epochs must be >= 1")
+    groups = []
+    for key, title, model, paper_runs, options, variant in _REPRODUCTIONS:
+        n = paper_runs if runs is None else min(runs, paper_runs)
+        scale = f", {n} runs" + ("" if epochs is None else f" of {epochs} epochs")
+        options = dict(options, **({} if epochs is None else {"epochs": epochs}))
+        groups.append(GroupSpec(key, title + scale, model, "paper", "reproduce", seeds=tuple(range(n)),
+                                options=options, variant=variant, runner="sweep"))
+    return groups
 
 
-def profile_groups(profile: str) -> list[GroupSpec]:
-    """The run groups of a profile (``quick`` or ``full``)."""
+def profile_groups(profile: str, *, paper_runs: int | None = None, paper_epochs: int | None = None) -> list[GroupSpec]:
+    """The run groups of a profile (``quick`` or ``full``; ``paper_runs`` / ``paper_epochs`` scale the
+    full profile's reproduction groups, see `reproduction_groups`)."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
     groups = verification_groups()
     if profile == "full":
-        groups += reproduction_groups()
+        groups += reproduction_groups(paper_runs, paper_epochs)
     return groups

@@ -80,6 +80,8 @@ def test_failed_claim_and_failed_run_show_failed_and_exit_1(tmp_path, runs_root,
     (["--profile", "fast"], "valid profiles: quick, full"),
     (["--runs", "/nonexistent/runs"], "no such file or directory"),
     (["--proofs", "/nonexistent.json"], "no such file or directory"),
+    (["--paper-runs", "3"], "--paper-runs applies only to --profile full"),
+    (["--profile", "full", "--paper-epochs", "0"], "--paper-epochs must be >= 1"),
 ])
 def test_usage_errors_exit_2_with_one_line(tmp_path, capsys, argv, message):
     assert main(["--out", str(tmp_path / "out"), *argv]) == 2

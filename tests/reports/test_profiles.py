@@ -57,7 +57,16 @@ def test_full_profile_has_the_papers_run_counts():
     assert {g.options.get("batch_size") for g in profile_groups("full")} >= {100}
 
 
-def test_full_profile_sweeps_pass_the_variant_options(tmp_path, monkeypatch):
+def test_scaled_full_profile_caps_runs_sets_epochs_and_says_so():
+    groups = {g.key: g for g in profile_groups("full", paper_runs=3, paper_epochs=40)}
+    assert {key: len(g.seeds) for key, g in groups.items() if g.role == "reproduce"} == dict.fromkeys(
+        ("fig1a", "fig1b", "fig1c", "fig2b", "fig2c"), 3)
+    assert groups["fig2b"].options == {"batch_size": 100, "epochs": 40} and groups["fig2b"].variant == "batch 100"
+    assert groups["fig1c"].title.endswith("3 runs of 40 epochs")
+    assert groups["fig1c"].title != {g.key: g for g in profile_groups("full")}["fig1c"].title  # twin: unscaled
+
+
+def fake_sweep(monkeypatch) -> list[list[str]]:
     argvs: list[list[str]] = []
 
     def sweep_main(argv):
@@ -71,8 +80,22 @@ def test_full_profile_sweeps_pass_the_variant_options(tmp_path, monkeypatch):
     module = types.ModuleType("numerics.sweep")
     module.main = sweep_main
     monkeypatch.setitem(sys.modules, "numerics.sweep", module)
+    return argvs
+
+
+def test_scaled_full_profile_passes_runs_and_epochs_to_the_sweep(tmp_path, monkeypatch):
+    argvs = fake_sweep(monkeypatch)
+    specs = [g for g in profile_groups("full", paper_runs=2, paper_epochs=5) if g.key == "fig2c"]
+    groups, error = run_profile(specs, tmp_path / "out", device="cpu")
+    assert error is None and len(groups[0].runs) == 2
+    assert argvs[0][argvs[0].index("--runs") + 1] == "2" and argvs[0][argvs[0].index("--epochs") + 1] == "5"
+
+
+def test_full_profile_sweeps_pass_the_variant_options(tmp_path, monkeypatch):
+    argvs = fake_sweep(monkeypatch)
     specs = [g for g in profile_groups("full") if g.key in ("fig1c", "fig2b", "fig2c")]
     groups, error = run_profile(specs, tmp_path / "out", device="cpu")
     assert error is None and [len(g.runs) for g in groups] == [100, 100, 100]
     assert "--batch-size" not in argvs[0] and argvs[1][argvs[1].index("--batch-size") + 1] == "100"
     assert argvs[2][argvs[2].index("--lr") + 1] == "0.005" and "--no-progress" in argvs[2]
+    assert all("--epochs" not in argv for argv in argvs)  # unscaled: the sweep's own paper epochs
