@@ -146,15 +146,19 @@ def step_status_line(step: dict) -> str:
     return line
 
 
+def shorten(text: str, limit: int) -> str:
+    """``text`` with runs of white space collapsed, cut after ``limit`` characters with a note saying
+    how long it is (the full text is in results.json)."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit] + f" ... ({len(text)} characters in results.json)"
+
+
 def failure_details(step: dict, limit: int = 400) -> list[str]:
     """Residual and counterexample of a failed (or printed-wrong) step, long residuals shortened."""
     lines = []
     label = "residual of the printed form" if step.get("status") == "PRINTED-WRONG" else "residual"
     if step.get("residual"):
-        residual = " ".join(str(step["residual"]).split())
-        if len(residual) > limit:
-            residual = residual[:limit] + f" ... ({len(residual)} characters in results.json)"
-        lines.append(f"{label}: {residual}")
+        lines.append(f"{label}: {shorten(step['residual'], limit)}")
     if step.get("counterexample"):
         point = ", ".join(f"{k} = {v}" for k, v in dict(step["counterexample"]).items())
         lines.append(f"counterexample: {point}")

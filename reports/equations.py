@@ -43,6 +43,7 @@ _TAG_OR_LABEL = re.compile(r"\\(?:tag|label)\*?\{[^{}]*\}")
 _MATHOP = re.compile(r"\\mathop\{((?:[^{}]|\{[^{}]*\})*)\}")
 _ENVIRONMENT = re.compile(r"\\(?:begin|end)\{(?:aligned|align\*?|split|gathered|cases|array|eqnarray\*?)\}(?:\{[^{}]*\})?")
 _ROW_BREAK = re.compile(r"\\\\(?:\[[^\]]*\])?")
+_LEFT_RIGHT = re.compile(r"\\(left|right)(?![a-zA-Z])")
 
 
 def normalize_latex(latex: str) -> list[str]:
@@ -86,17 +87,65 @@ def _render_row(row: str, fontsize: float, dpi: int) -> EquationImage | None:
     return EquationImage(png=png, width_px=width, height_px=height, dpi=dpi)
 
 
-def render_equation(latex: str | None, fontsize: float = 11.0, dpi: int = 200) -> list[EquationImage] | None:
+def top_level_terms(row: str) -> list[str]:
+    """``row`` cut before each ``+``, ``-`` or ``=`` that stands outside every brace group and
+    ``\\left ... \\right`` pair (and after a space, i.e. as a binary operator): pieces that mathtext can
+    typeset one by one and whose concatenation is ``row``."""
+    depth, cuts, i = 0, [0], 0
+    while i < len(row):
+        delimiter = _LEFT_RIGHT.match(row, i)
+        if delimiter:
+            depth += 1 if delimiter.group(1) == "left" else -1
+            i = delimiter.end()
+            continue
+        if row[i] == "{":
+            depth += 1
+        elif row[i] == "}":
+            depth -= 1
+        elif depth == 0 and row[i] in "+-=" and i > 0 and row[i - 1] == " ":
+            cuts.append(i)
+        i += 1
+    return [row[a:b] for a, b in zip(cuts, cuts[1:] + [len(row)]) if row[a:b].strip()]
+
+
+def _wrap_row(row: str, fontsize: float, dpi: int, max_width_px: int) -> list[EquationImage] | None:
+    """One row as images no wider than ``max_width_px``: broken at top-level terms, greedily filled.
+    A single term wider than that stays one (too wide) image; None if some piece cannot be typeset."""
+    image = _render_row(row, fontsize, dpi)
+    if image is None or image.width_px <= max_width_px:
+        return None if image is None else [image]
+    lines: list[str] = []
+    current = ""
+    for term in top_level_terms(row):
+        candidate = _render_row((current + term).strip(), fontsize, dpi) if current else None
+        if current and (candidate is None or candidate.width_px > max_width_px):
+            lines.append(current.strip())
+            current = term
+        else:
+            current += term
+    lines.append(current.strip())
+    images = [_render_row(line, fontsize, dpi) for line in lines]
+    return None if any(im is None for im in images) else images  # type: ignore[return-value]
+
+
+def render_equation(latex: str | None, fontsize: float = 11.0, dpi: int = 200,
+                    max_width_px: int | None = None) -> list[EquationImage] | None:
     """Render ``latex`` as one PNG image per row, or ``None`` if any row cannot be typeset.
 
-    ``None`` tells the caller to print the LaTeX source verbatim instead (plain-text fallback).
+    With ``max_width_px``, rows wider than that are broken into lines at top-level ``+``, ``-``, ``=``
+    (`top_level_terms`). ``None`` tells the caller to print the LaTeX source verbatim instead
+    (plain-text fallback).
     """
     if not latex or not latex.strip():
         return None
     rows = normalize_latex(latex)
     if not rows:
         return None
-    images = [_render_row(row, fontsize, dpi) for row in rows]
-    if any(image is None for image in images):
-        return None
-    return images  # type: ignore[return-value]
+    images: list[EquationImage] = []
+    for row in rows:
+        wrapped = (_wrap_row(row, fontsize, dpi, max_width_px) if max_width_px
+                   else [image] if (image := _render_row(row, fontsize, dpi)) is not None else None)
+        if wrapped is None:
+            return None
+        images.extend(wrapped)
+    return images

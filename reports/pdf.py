@@ -23,6 +23,11 @@ from reports.statements import statement_of
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 GREEN, RED, GREY = (0, 110, 50), (190, 20, 20), (90, 90, 90)
 HEADER_FILL = (228, 232, 240)
+EQUATION_DPI = 200
+MIN_EQUATION_SCALE = 0.6
+"""Smallest scale at which a typeset equation row stays readable; below it the LaTeX source is printed."""
+MAX_SOURCE_CHARS = 600
+"""LaTeX source printed in place of an equation is cut after this many characters (all of it is in results.json)."""
 
 
 def plain(text: str) -> str:
@@ -96,14 +101,20 @@ class ReportPDF(FPDF):
         self.set_text_color(0)
 
     def equation(self, latex: str | None, indent: float = 8, fallback: str = "") -> None:
-        """Typeset ``latex`` centred (scaled down to the text width); LaTeX source in mono if it cannot be."""
-        images = render_equation(latex) if latex else None
+        """Typeset ``latex`` centred, long rows broken at top-level + - = into lines of the text width
+        and a line still too wide scaled down; the LaTeX source in mono (shortened) if it cannot be
+        typeset, or if a line would have to shrink below MIN_EQUATION_SCALE (one huge term)."""
+        width_avail = self.w - self.l_margin - self.r_margin - indent
+        images = render_equation(latex, dpi=EQUATION_DPI, max_width_px=int(width_avail / 25.4 / 0.95 * EQUATION_DPI)
+                                 ) if latex else None
+        if images is not None and min(width_avail / (image.width_px / image.dpi * 25.4 * 0.95)
+                                      for image in images) < MIN_EQUATION_SCALE:
+            images = None
         if images is None:
-            text = (latex or fallback).strip()
+            text = c.shorten(latex or fallback, MAX_SOURCE_CHARS)
             if text:
                 self.paragraph(text, size=7.5, family="mono", indent=indent, color=GREY, align="L")
             return
-        width_avail = self.w - self.l_margin - self.r_margin - indent
         for image in images:
             width = image.width_px / image.dpi * 25.4 * 0.95
             height = image.height_px / image.dpi * 25.4 * 0.95

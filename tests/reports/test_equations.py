@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reports.equations import normalize_latex, render_equation
+from reports.equations import normalize_latex, render_equation, top_level_terms
 
 
 def test_normalize_rewrites_macros_mathtext_lacks():
@@ -27,3 +27,41 @@ def test_render_gives_png_with_its_size():
 @pytest.mark.parametrize("latex", [r"\unknownmacro{x}", r"\frac{1}{", "", None, "   ", "$$", r"\begin{pmatrix}"])
 def test_unparseable_equations_fall_back_without_raising(latex):
     assert render_equation(latex) is None
+
+
+def _typeset(latex: str) -> tuple[int, list[str]]:
+    """Images placed and mono paragraphs printed by ReportPDF.equation for ``latex``."""
+    from reports.pdf import ReportPDF
+
+    pdf = ReportPDF("test")
+    pdf.add_page()
+    images, texts = [], []
+    pdf.image = lambda *args, **kwargs: images.append(kwargs.get("w"))
+    pdf.paragraph = lambda text, **kwargs: texts.append(text)
+    pdf.equation(latex)
+    return len(images), texts
+
+
+def test_pdf_breaks_a_long_sum_and_prints_one_huge_term_as_its_source():
+    terms = " + ".join(rf"\frac{{a_{{{i}}}}}{{b_{{{i}}} + c_{{{i}}}}}" for i in range(60))
+    placed, texts = _typeset(terms)  # a long sum: several lines, each at a readable size
+    assert placed > 5 and texts == []
+    huge = rf"\left({terms}\right)^{{2}}"  # one term: no top-level + to break at
+    assert render_equation(huge) is not None  # it can be typeset, but only at an unreadable scale
+    placed, texts = _typeset(huge)
+    assert placed == 0 and texts == [huge[:600] + f" ... ({len(huge)} characters in results.json)"]
+    placed, texts = _typeset(r"F = \frac{D}{2} r_\sigma")  # a short equation: one image
+    assert placed == 1 and texts == []
+
+
+def test_top_level_terms_cut_only_outside_groups():
+    row = r"a + \frac{b - c}{d} - \left(e + f\right) = g \leftarrow h"
+    assert top_level_terms(row) == ["a ", r"+ \frac{b - c}{d} ", r"- \left(e + f\right) ", r"= g \leftarrow h"]
+    assert "".join(top_level_terms(row)) == row
+
+
+def test_a_long_sum_is_broken_into_lines_of_the_given_width():
+    wide = " + ".join(rf"\frac{{a_{{{i}}}}}{{b_{{{i}}} + c_{{{i}}}}}" for i in range(60))
+    [one_line] = render_equation(wide)
+    lines = render_equation(wide, max_width_px=1000)
+    assert one_line.width_px > 5000 and len(lines) > 5 and max(im.width_px for im in lines) <= 1000
