@@ -49,7 +49,7 @@ def polish(model, x: torch.Tensor, design: estimators.Design, seconds: float, hi
     params = list(model.parameters())
     opt = torch.optim.LBFGS(params, lr=1.0, max_iter=25, history_size=history, tolerance_grad=1e-14,
                             tolerance_change=1e-16, line_search_fn="strong_wolfe")
-    n, chunk = x.shape[0], chunk_for(design.K, model.D)
+    n, chunk = x.shape[0], chunk_for(design.K, estimators.row_width(model))
 
     def closure() -> torch.Tensor:
         opt.zero_grad(set_to_none=False)

@@ -258,14 +258,34 @@ def squared_error_affine(x: Tensor, features: Tensor, weight: Tensor, bias: Tens
     return (centred ** 2).sum(-1) - 2.0 * cross + quadratic
 
 
+def _decode_affine(model: GaussianVAE, z: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor] | None:
+    """`GaussianVAE.decode_affine`, or None for a user model without that method."""
+    decode_affine = getattr(model, "decode_affine", None)
+    return None if decode_affine is None else decode_affine(z)
+
+
+def _gram_applies(weight: Tensor) -> bool:
+    """The Gram expansion is cheaper than forming mu when the output layer W [D,m] has m < D."""
+    return weight.shape[1] < weight.shape[0]
+
+
+def row_width(model: GaussianVAE) -> int:
+    """Width of the per-base-point decoder output the estimators form for `model`: D, or on the Gram
+    path (`squared_error_affine`) the output layer's input width. Sets how many points fit a chunk."""
+    ref = next(model.parameters())
+    with torch.no_grad():
+        affine = _decode_affine(model, torch.zeros(1, model.H, dtype=ref.dtype, device=ref.device))
+    return affine[1].shape[1] if affine is not None and _gram_applies(affine[1]) else int(model.D)
+
+
 def _decoder_terms(model: GaussianVAE, x: Tensor, z: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Per base point k and data point n: sum_d (x_d - mu_d)^2 / (2 sigma_d^2) and sum_d log sigma_d^2
     ([K,n] each), sigma2 as the decoder returned it, and log sigma2 [K,n,D] (for a scalar sigma^2 an
     expanded view: no copy)."""
     D = x.shape[-1]
-    affine = model.decode_affine(z)
-    if affine is not None and affine[1].shape[1] < D:  # fewer features than outputs: the Gram expansion
-        features, weight, bias, sigma2 = affine        # is cheaper, and no [K,n,D] tensor is formed
+    affine = _decode_affine(model, z)
+    if affine is not None and _gram_applies(affine[1]):  # the Gram expansion: no [K,n,D] tensor formed
+        features, weight, bias, sigma2 = affine
         s2 = sigma2.reshape(())
         sq = squared_error_affine(x, features, weight, bias) / (2.0 * s2)
         return sq, D * torch.log(s2), sigma2, torch.log(s2).expand(*sq.shape, D)

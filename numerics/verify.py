@@ -103,10 +103,12 @@ class Check:
 # evaluation
 # ---------------------------------------------------------------------------------------------
 
-def chunk_for(K: int, D: int) -> int:
+def chunk_for(K: int, width: int) -> int:
     """Data points per forward pass for K base points per point: ROWS_PER_CHUNK rows of width <= 64,
-    proportionally fewer for wide outputs (MNIST, D = 784)."""
-    return max(1, ROWS_PER_CHUNK * 64 // (max(1, K) * max(64, D)))
+    proportionally fewer for wide rows (`estimators.row_width`: a 784-dimensional decoder output unless
+    the Gram path applies). VAE-1 on the Gram path, paper protocol: 82 instead of 6 points per chunk,
+    2.7x faster per batch; fast protocol (K = 8): 1024 instead of 83, 0.16 s instead of 0.20 s."""
+    return max(1, ROWS_PER_CHUNK * 64 // (max(1, K) * max(64, width)))
 
 
 def eval_replicates(K: int) -> int:
@@ -127,7 +129,7 @@ def evaluate_fresh(model: GaussianVAE, x: torch.Tensor, K: int, seed: int) -> di
         gen = torch.Generator(device="cpu").manual_seed(seed)
         design = estimators.rqmc_design(K, x64.shape[0], model.H, replicates=eval_replicates(K), generator=gen,
                                         dtype=torch.float64, device=x64.device)
-        return estimators.evaluate(model64, x64, design, chunk_size=chunk_for(K, model.D)).to_dict()
+        return estimators.evaluate(model64, x64, design, chunk_size=chunk_for(K, estimators.row_width(model64))).to_dict()
 
 
 def evaluate_on(model: GaussianVAE, x: torch.Tensor, design: estimators.Design | None) -> dict:
@@ -139,7 +141,7 @@ def evaluate_on(model: GaussianVAE, x: torch.Tensor, design: estimators.Design |
                                    kind=design.kind, replicates=design.replicates)
     with torch.no_grad():
         K = 1 if design is None else design.K
-        return estimators.evaluate(model64, x64, design, chunk_size=chunk_for(K, model.D)).to_dict()
+        return estimators.evaluate(model64, x64, design, chunk_size=chunk_for(K, estimators.row_width(model64))).to_dict()
 
 
 def _ppca_params(model: GaussianVAE) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -418,8 +420,9 @@ def base_points(phase: Phase, H: int) -> int:
 
 def _train(config: dict, run_dir: RunDir, model: GaussianVAE, x_train, protocol: Protocol, monitor, *,
            seed: int, frozen=(), progress: bool, stop_after: int | None, label: str):
+    width = estimators.row_width(model)
     trainer = Trainer(model, x_train, protocol, run_dir, seed=seed, frozen=tuple(frozen), monitor=monitor,
-                      progress=progress, chunk_size=lambda phase: chunk_for(base_points(phase, model.H), model.D),
+                      progress=progress, chunk_size=lambda phase: chunk_for(base_points(phase, model.H), width),
                       label=label)
     return trainer, trainer.run(stop_after=stop_after)
 

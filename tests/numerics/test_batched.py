@@ -67,6 +67,19 @@ def test_batched_members_equal_sequential_trainer_runs(kind, tmp_path):
         assert _max_diff(trainer, k, reference) < 1e-10
 
 
+def test_members_equal_sequential_runs_when_batches_are_split_into_chunks(tmp_path, monkeypatch):
+    """TRAIN_ROWS small enough that each mini-batch is accumulated over several vmapped chunks."""
+    import numerics.batched as batched
+    monkeypatch.setattr(batched, "TRAIN_ROWS", 3 * 2 * 10)  # 3 members x 2 samples x 10 points
+    members = [Member(seed, _data("vae3", seed), initial_state(build_model(
+        generator=torch.Generator().manual_seed(seed), **_config("vae3")), seed)) for seed in SEEDS]
+    trainer = BatchedTrainer(_config("vae3"), members, PROTOCOL, device="cpu", eval_samples=4, progress=False)
+    assert trainer._points_per_chunk(2) == 10
+    trainer.run(fresh=True)
+    for k, seed in enumerate(SEEDS):
+        assert _max_diff(trainer, k, _sequential("vae3", seed, tmp_path)) < 1e-10
+
+
 def test_agreement_check_fails_for_a_different_seed(tmp_path):
     """Twin of the agreement test: a sequential run of another seed does NOT match member 0."""
     trainer = _batched("vae3", seeds=(0,))
