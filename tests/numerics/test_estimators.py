@@ -374,3 +374,34 @@ def test_gram_path_only_where_it_is_cheaper(monkeypatch):
 def test_models_without_an_affine_decoder_take_the_direct_path():
     assert model("vae3").decode_affine(torch.zeros(1, H, dtype=torch.float64)) is None
     assert DirectDecoder(model("vae1")).decode_affine(torch.zeros(1, H, dtype=torch.float64)) is None
+
+
+class PlainModule(torch.nn.Module):
+    """A user model that is not a GaussianVAE: only kind, D, H, encode, decode and prior_var."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.kind, self.D, self.H = inner, inner.kind, inner.D, inner.H
+
+    def encode(self, x):
+        return self.inner.encode(x)
+
+    def decode(self, z):
+        return self.inner.decode(z)
+
+    def prior_var(self):
+        return self.inner.prior_var()
+
+
+def test_a_plain_module_without_decode_affine_is_evaluated_like_the_model_it_wraps():
+    m, x, d = model("vae1"), data(), designs()[0]
+    with torch.no_grad():
+        plain, built = evaluate(PlainModule(m), x, d), evaluate(m, x, d)
+    torch.testing.assert_close(plain.elbo, built.elbo, rtol=1e-12, atol=1e-12)
+    assert est.row_width(PlainModule(m)) == D
+
+
+def test_row_width_is_the_feature_width_only_on_the_gram_path():
+    assert est.row_width(build_model("vae1", 784, H, hidden=(50, 50))) == 50
+    assert est.row_width(build_model("vae3", 784, H, hidden=(50, 50))) == 784  # per-d variances: no Gram path
+    assert est.row_width(build_model("vae2", 10, H, hidden=(50, 50))) == 10    # more features than outputs
