@@ -675,7 +675,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-test", type=int, help="test points (default: the data set's)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="auto (default) = cuda if available")
     p.add_argument("--dtype", choices=DTYPES, help="training dtype (default: fast float64, paper float32; "
-                                                   "phases that name their own, such as the fast VAE-2/VAE-3 "
+                                                   "phases that name their own, such as the fast VAE-1/2/3 "
                                                    "warm start in float32, keep it); evaluation is always float64")
     p.add_argument("--seed", type=int, help="seed of data, initialisation and samples (default 0)")
     p.add_argument("--steps", type=int, help="paper: epochs; fast: L-BFGS steps of the polishing phase")

@@ -34,7 +34,7 @@ EPILOG = """profiles:
          100 runs for Fig. 1(c) and for each Fig. 2 variant (batch size 100, learning rate 5e-3).
          Resumable: rerun the same command and finished runs (summary.json present) are reused.
          Meant for a GPU: on a 2-core CPU the paper's counts would take about two days (paper
-         protocol, one run, one epoch: VAE-3 1.7 s, VAE-1 1.2 s, linear 0.08 s; 300 VAE-3 runs of
+         protocol, one run, one epoch: VAE-3 1.7 s, VAE-1 0.5 s, linear 0.08 s; 300 VAE-3 runs of
          300 epochs). --paper-runs N --paper-epochs N scale it down (titles say so).
 
 examples:
