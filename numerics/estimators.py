@@ -248,9 +248,10 @@ def squared_error_affine(x: Tensor, features: Tensor, weight: Tensor, bias: Tens
         ||x - b||^2 - 2 <(x - b) W, a> + a^T (W^T W) a,
 
     x [n,D], features a [K,n,m], W [D,m], b [D] -> [K,n]. It never forms the [K,n,D] tensor mu: the
-    cost per base point is O(m^2) instead of O(m D), so the estimators use it when m < D (MNIST, m = 50,
-    D = 784: 4.7x faster loss and gradient for VAE-1 at K = 8; not for D = 10). Exact algebra; the cancellation costs about log10(||x - b||^2 /
-    ||x - mu||^2) digits (tests: agreement with the direct sum to ~1e-13 relative in float64).
+    cost per base point is O(m^2) instead of O(m D), so the estimators use it when m < D (VAE-1 on
+    MNIST, m = 50, D = 784: a float64 loss and gradient at K = 8 in 0.16 s instead of 0.61 s; not for
+    D = 10). Exact algebra; the cancellation costs about log10(||x - b||^2 / ||x - mu||^2) digits
+    (tests: agreement with the direct sum to 1e-12 relative in float64, 1e-5 in float32).
     """
     centred = x - bias                                                       # [n,D]
     cross = (features * (centred @ weight)).sum(-1)                          # [K,n]
