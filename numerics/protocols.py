@@ -18,7 +18,7 @@ data point and step, float32 (PyTorch's default, as in Listing 1). One protocol 
   6.3e-4 for seed 0 and, for seed 1, an ELBO of -5.55 against S = 4.73: the shared design exploited).
   vae1 (MNIST): 1,500 epochs of mini-batch Adam in float32 (lr 3e-3, 1e-3, 3e-4; batch 500), then
   24 x 25 L-BFGS iterations in float64 on a per-point rqmc design with K = 16, history 200: it uses
-  the 5-minute budget of the issue's target. Seed 0: verdict rel_gap 5.0e-4 (310 s beside another
+  the 5-minute budget of the issue's target. Seed 0: verdict rel_gap 5.0e-4 (278 s; 310 s beside another
   run), the logged rel_gap 1.4e-4 to 8.7e-4 over the last 8 steps, F still rising ~0.2 nats per step.
   The old short protocol (300 float64 Adam epochs, 8 x 25 L-BFGS iterations on rqmc K = 8, history
   50; ~115 s) gave 1.3e-3 or 5.7e-3 depending on its chunk size alone (a round-off-level change).
