@@ -24,7 +24,6 @@ CLI: ``python -m numerics.projection RUN_DIR [--nodes 16 | --samples K] [--json]
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import math
@@ -35,6 +34,7 @@ import torch
 from torch import Tensor
 
 from numerics import estimators
+from numerics.cli import OneLineParser
 from numerics.links import inverse_link
 from numerics.models import GaussianVAE
 
@@ -151,7 +151,7 @@ def default_design(model: GaussianVAE, *, nodes: int | None, samples: int | None
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m numerics.projection",
+    parser = OneLineParser(prog="python -m numerics.projection",
                                      description="Value of the bound after projection onto the variance-stationary "
                                                  "set (closed-form variance step; a practitioner's tool, not evidence "
                                                  "for the propositions). The run directory is not modified.")

@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from numerics.cli import OneLineParser
 from numerics.batched import EVAL_SEED_OFFSET, BatchedTrainer, Member, initial_state
 from numerics.data import DATA_NAMES, load_data
 from numerics.links import LINKS
@@ -363,7 +364,7 @@ def run_sweep(opts: dict, *, progress: bool = True, stop_after: int | None = Non
 # ---------------------------------------------------------------------------------------------------
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="python -m numerics.sweep",
         description="Train many independent runs (one seed each: own data, init, batches, samples, Adam state) "
                     "of one VAE as one batched computation; write a run directory per member and aggregate.json "

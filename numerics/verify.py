@@ -43,6 +43,7 @@ import numpy as np
 import torch
 
 from numerics import estimators
+from numerics.cli import OneLineParser
 from numerics.data import DATA_NAMES, load_data
 from numerics.links import LINKS, inverse_link
 from numerics.models import MODEL_KINDS, GaussianVAE, build_model
@@ -655,14 +656,8 @@ def _hidden(text: str) -> tuple[int, ...]:
     return sizes
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
-        raise SystemExit(EXIT_USAGE)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m numerics.verify", description=__doc__.split("\n\n")[0],
+    p = OneLineParser(prog="python -m numerics.verify", description=__doc__.split("\n\n")[0],
                 epilog="Exit status: 0 every check passed, 1 a check failed, 2 usage error, 3 training diverged.",
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", choices=MODEL_KINDS, help="model kind (default vae3)")

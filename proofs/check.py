@@ -17,8 +17,16 @@ from proofs.claims import load_claim
 from proofs.engine import ClaimResult
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Errors are one line on stderr (no usage block) and exit 2, like the other CLIs of the kit."""
+
+    def error(self, message: str) -> None:
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _OneLineParser(
         prog="python -m proofs.check",
         description="Re-derive the claims of 'The ELBO of VAEs converges to a sum of three "
                     "entropies' in SymPy, step by step. Each step is closed by a symbolic strategy "

@@ -45,8 +45,16 @@ examples:
 """
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Errors are one line on stderr (no usage block) and exit 2, like the other CLIs of the kit."""
+
+    def error(self, message: str) -> None:
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m reports.build", description=DESCRIPTION, epilog=EPILOG,
+    parser = _OneLineParser(prog="python -m reports.build", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("report"),
                         help="output folder for report.md, report.pdf, figures, results.json (default: report)")

@@ -14,7 +14,11 @@ TINY = ["--model", "vae3", "--n-train", "48", "--epochs", "3", "--batch-size", "
 
 
 def _run(argv) -> int:
-    return sweep.main([str(a) for a in argv])
+    """sweep.main's exit status (argparse's own errors raise SystemExit)."""
+    try:
+        return sweep.main([str(a) for a in argv])
+    except SystemExit as exit_:
+        return exit_.code
 
 
 def _strip(result: dict) -> dict:
@@ -47,6 +51,7 @@ def test_bad_shard_is_a_usage_error(text):
     (["--runs", "0"], "--runs must be >= 1"),
     (["--device", "tpu"], "valid: auto, cpu, cuda"),
     (["--data", "cifar"], "valid: ppca, ring, mnist"),
+    (["--runs", "abc"], "invalid int value: 'abc'"),  # argparse's own errors: one line too
 ])
 def test_cli_usage_errors_exit_2_with_one_line(argv, message, capsys, tmp_path):
     assert _run([*argv, "--out", tmp_path / "x"]) == 2

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 import sympy as sp
 
 import proofs.check as cli
@@ -54,3 +55,10 @@ def test_failing_claim_exits_1(monkeypatch, capsys):
     monkeypatch.setattr(cli, "check_claims", lambda names: [check_claim(bad)])
     assert cli.main(["prop1"]) == 1
     assert "FAILED" in capsys.readouterr().out
+
+
+def test_unknown_option_is_one_line_without_usage_block(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--bogus"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1 and "unrecognized arguments: --bogus" in err

@@ -82,9 +82,15 @@ def test_failed_claim_and_failed_run_show_failed_and_exit_1(tmp_path, runs_root,
     (["--proofs", "/nonexistent.json"], "no such file or directory"),
     (["--paper-runs", "3"], "--paper-runs applies only to --profile full"),
     (["--profile", "full", "--paper-epochs", "0"], "--paper-epochs must be >= 1"),
+    (["--profile", "full", "--paper-runs", "abc"], "invalid int value: 'abc'"),  # argparse's own errors
+    (["--device", "foo"], "invalid choice: 'foo'"),
 ])
 def test_usage_errors_exit_2_with_one_line(tmp_path, capsys, argv, message):
-    assert main(["--out", str(tmp_path / "out"), *argv]) == 2
+    try:
+        code = main(["--out", str(tmp_path / "out"), *argv])
+    except SystemExit as exit_:  # argparse's own errors
+        code = exit_.code
+    assert code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
