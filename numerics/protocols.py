@@ -40,7 +40,8 @@ data point and step, float32 (PyTorch's default, as in Listing 1). One protocol 
     seed 2). Which local maximum Adam ends near decides the rest: seed 2 ends at F = 7.50 here and at
     8.89 with a gentler start (lr 3e-3, 1e-3, 3e-4 for 1000, 600, 400 epochs), whose seeds 0-3 gave
     2.5e-3, 1.1e-3, 2.9e-5, 2.9e-3 (seed 0 at F = 7.04): a run near a poorer maximum is also further
-    from stationarity after the same time.
+    from stationarity after the same time. A fifth L-BFGS step (~170 s) made seeds 0 and 2 worse,
+    1.6e-4 and 1.8e-3: at this level the gap swings from step to step, it does not shrink steadily.
   - a SHARED design can be exploited: from the seed-2 warm start, L-BFGS on Gauss-Hermite 4 x 4 (or
     5 x 5) nodes raised the design's ELBO while the true ELBO fell from 7.48 to 0.77 (6.10) nats: the
     decoder-variance network learns small variances at the few z the nodes reach. A per-point design
