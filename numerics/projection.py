@@ -152,9 +152,9 @@ def default_design(model: GaussianVAE, *, nodes: int | None, samples: int | None
 
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m numerics.projection",
-                                     description="Value of the bound after projection onto the variance-stationary "
-                                                 "set (closed-form variance step; a practitioner's tool, not evidence "
-                                                 "for the propositions). The run directory is not modified.")
+                           description="Value of the bound after projection onto the variance-stationary "
+                                       "set (closed-form variance step; a practitioner's tool, not evidence "
+                                       "for the propositions). The run directory is not modified.")
     parser.add_argument("run_dir", help="a run directory written by `python -m numerics.verify`")
     parser.add_argument("--nodes", type=int, help="Gauss-Hermite nodes per latent dimension (default 16, H <= 3)")
     parser.add_argument("--samples", type=int, help="use this many MC samples per data point instead")

@@ -41,8 +41,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from numerics.cli import OneLineParser
 from numerics.batched import EVAL_SEED_OFFSET, BatchedTrainer, Member, initial_state
+from numerics.cli import EXIT_USAGE, OneLineParser
 from numerics.data import DATA_NAMES, load_data
 from numerics.links import LINKS
 from numerics.models import MODEL_KINDS, build_model
@@ -60,7 +60,7 @@ DEFAULT_REL_TOL = 5e-3
 """The paper's level for VAE-3 on PCA-ring (Fig. 1c, Appendix C.2: average absolute error below 0.5 %)."""
 RUN_PREFIX = "run-seed"
 AGGREGATE = "aggregate.json"
-EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_PASS, EXIT_FAIL = 0, 1  # and numerics.cli.EXIT_USAGE = 2
 
 FAST_SCHEDULE = ((0.5, 1.0), (0.2, 1 / 4), (0.15, 1 / 16), (0.15, 1 / 64))
 """Fast protocol: (fraction of the epochs, learning rate / lr) per phase; each phase a new Adam."""

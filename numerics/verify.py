@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from numerics import estimators
-from numerics.cli import OneLineParser
+from numerics.cli import EXIT_USAGE, OneLineParser
 from numerics.data import DATA_NAMES, load_data
 from numerics.links import LINKS, inverse_link
 from numerics.models import MODEL_KINDS, GaussianVAE, build_model
@@ -83,7 +83,7 @@ activations stay cache-resident: measured 2.3x faster than one pass over N=10,00
 DEFAULT_THREADS = 1
 """CPU threads (torch.set_num_threads). One by default: these models are small, and on a shared
 2-core machine two spinning intra-op threads were measured 10-100x slower than one."""
-EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
+EXIT_PASS, EXIT_FAIL, EXIT_DIVERGED = 0, 1, 3  # and numerics.cli.EXIT_USAGE = 2
 
 
 class UsageError(ValueError):
@@ -658,8 +658,8 @@ def _hidden(text: str) -> tuple[int, ...]:
 
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="python -m numerics.verify", description=__doc__.split("\n\n")[0],
-                epilog="Exit status: 0 every check passed, 1 a check failed, 2 usage error, 3 training diverged.",
-                formatter_class=argparse.RawDescriptionHelpFormatter)
+                      epilog="Exit status: 0 every check passed, 1 a check failed, 2 usage error, 3 training diverged.",
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", choices=MODEL_KINDS, help="model kind (default vae3)")
     p.add_argument("--protocol", choices=PROTOCOL_NAMES,
                    help="fast (default: Adam warm start on fresh samples, then float64 L-BFGS on a fixed per-point design) "
