@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from numerics.models import MODEL_KINDS  # noqa: E402
 from numerics.rundir import RunDir  # noqa: E402
 from numerics.verify import run_verification  # noqa: E402
 
@@ -74,8 +75,14 @@ def main(argv: list[str] | None = None) -> int:
         seeds = [int(v) for v in args.seeds.split(",")]
     except ValueError:
         parser.error(f"--seeds needs comma-separated integers, got {args.seeds!r}")
+    models = args.models.split(",")
+    unknown = [m for m in models if m not in MODEL_KINDS]
+    if unknown:
+        parser.error(f"unknown model(s) {', '.join(unknown)}; valid: {', '.join(MODEL_KINDS)}")
+    if args.paper_epochs < 1:
+        parser.error("--paper-epochs must be >= 1")
     results = []
-    for model in args.models.split(","):
+    for model in models:
         for protocol, seed in ((p, s) for p in (("fast",) if args.no_paper else ("fast", "paper")) for s in seeds):
             r = one(model, protocol, args.out, args.paper_epochs, seed)
             results.append(r)

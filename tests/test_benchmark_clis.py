@@ -1,0 +1,29 @@
+"""Benchmark scripts reject bad input with exit 2 and an error line, before any training."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--models", "vae9"], "unknown model(s) vae9; valid: linear, vae1, vae2, vae3"),
+    (["--paper-epochs", "0"], "--paper-epochs must be >= 1"),
+    (["--seeds", "a"], "--seeds needs comma-separated integers"),
+])
+def test_verify_targets_rejects_bad_input_before_training(argv, message, tmp_path, capsys, monkeypatch):
+    bench = _load("verify_targets")
+    monkeypatch.setattr(bench, "one", lambda *a, **k: pytest.fail("trained despite bad input"))
+    with pytest.raises(SystemExit) as exit_:
+        bench.main([*argv, "--out", str(tmp_path)])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
