@@ -35,6 +35,7 @@ import time  # noqa: E402
 
 import torch  # noqa: E402
 
+from numerics.cli import OneLineParser  # noqa: E402
 from numerics import estimators  # noqa: E402
 from numerics.data import load_data  # noqa: E402
 from numerics.models import build_model  # noqa: E402
@@ -91,7 +92,7 @@ def tight(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--part", choices=("default", "tight", "all"), default="all")
     parser.add_argument("--out", type=Path, default=Path("runs/bench-links"))
     parser.add_argument("--n-train", type=int, default=None)

@@ -13,7 +13,6 @@ The numbers quoted in `numerics.protocols` come from this script (VAE-3, PCA-rin
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -23,6 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from numerics.cli import OneLineParser  # noqa: E402
 from numerics import estimators  # noqa: E402
 from numerics.data import load_data  # noqa: E402
 from numerics.models import build_model  # noqa: E402
@@ -78,7 +78,7 @@ def polish(model, x: torch.Tensor, design: estimators.Design, seconds: float, hi
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="vae3", choices=("vae1", "vae2", "vae3"))
     parser.add_argument("--seconds", type=float, default=90.0)
     parser.add_argument("--designs", default="gh:3,gh:4,rqmc:8")

@@ -10,7 +10,6 @@ quasi-Newton iterations per e-fold of that residual on a quadratic with this con
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -21,6 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from numerics.cli import OneLineParser  # noqa: E402
 from numerics import estimators  # noqa: E402
 from numerics.rundir import load_run  # noqa: E402
 from numerics.soft_modes import soft_modes  # noqa: E402
@@ -44,7 +44,7 @@ def measure(run_dir: str, design_size: int, power_iters: int, seed: int) -> dict
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", help="run directories written by numerics.verify")
     parser.add_argument("--design-size", type=int, default=8, help="rqmc points per data point (default 8)")
     parser.add_argument("--power-iters", type=int, default=20, help="power iterations for lambda_max (default 20)")

@@ -25,6 +25,11 @@ import multiprocessing as mp
 import resource
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from numerics.cli import OneLineParser  # noqa: E402
 
 TARGET = 1e-3
 
@@ -195,7 +200,7 @@ def _fmt_s(x: float | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ks", type=int, nargs="+", default=[1, 10, 100], help="numbers of runs K (default 1 10 100)")
     p.add_argument("--n-train", type=int, default=10_000, help="points per run (paper: 10000)")
     p.add_argument("--timing-epochs", type=int, default=1, help="timed epochs per time/epoch cell (after a warm-up)")

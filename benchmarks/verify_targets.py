@@ -16,7 +16,6 @@ maximum the warm start ends near differs between seeds, and so does the gap afte
 """
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from numerics.cli import OneLineParser  # noqa: E402
 from numerics.models import MODEL_KINDS  # noqa: E402
 from numerics.rundir import RunDir  # noqa: E402
 from numerics.verify import run_verification  # noqa: E402
@@ -64,7 +64,7 @@ def one(model: str, protocol: str, out: Path, epochs: int | None, seed: int) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("runs/bench-targets"))
     parser.add_argument("--models", default="linear,vae3,vae1")
     parser.add_argument("--paper-epochs", type=int, default=80)

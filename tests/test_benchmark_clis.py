@@ -1,4 +1,4 @@
-"""Benchmark scripts reject bad input with exit 2 and an error line, before any training."""
+"""Benchmark scripts reject bad input with exit 2 and one error line (no usage block), before any training."""
 from __future__ import annotations
 
 import importlib.util
@@ -27,3 +27,13 @@ def test_verify_targets_rejects_bad_input_before_training(argv, message, tmp_pat
     with pytest.raises(SystemExit) as exit_:
         bench.main([*argv, "--out", str(tmp_path)])
     assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["link_study", "polish_study", "soft_modes", "sweep_bench", "verify_targets"])
+def test_benchmark_parser_errors_are_one_line(name, capsys):
+    bench = _load(name)
+    with pytest.raises(SystemExit) as exit_:
+        bench.main(["--bogus"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2
+    assert err.count("\n") == 1 and "error:" in err and "usage:" not in err
