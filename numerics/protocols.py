@@ -30,6 +30,20 @@ data point and step, float32 (PyTorch's default, as in Listing 1). One protocol 
   ~0.02-0.1 against a largest Hessian eigenvalue of 1e5-4e5, sqrt(kappa) 1,000-4,400 (VAE-3: 200-600),
   so L-BFGS needs on the order of a thousand iterations per e-fold of r_h; and after 500 s F still
   rises ~0.15 nats per 25 iterations, so the mean networks are not converged either.
+  Where the seed-0 gap comes from (benchmarks/polish_study.py --model vae1 --designs rqmc:16, and the run's
+  metrics.jsonl): not design bias (decoder residual -0.120 on the training design, -0.127 on a fresh rqmc
+  K = 256 evaluation, of a gap of -0.092), but a network still learning. The decoder residual swings by
+  +-0.1-0.3 nats from one L-BFGS step to the next, about F's progress per step: sigma^2 lags the improving
+  mean network. The prior residuals r_h sit at -0.65 / -0.31 from Adam epoch ~200 to 1,500: Adam does not
+  move along the prior orbits at all, so L-BFGS does all of that work (-0.65 to ~0 in ~24 steps), and
+  where the gap ends is a matter of which residuals happen to cancel (another training design gave 1.0e-4
+  after the same 150 s of polish). Continuing L-BFGS past the verdict point (--start RUN_DIR), F rose from 181.7 to 185.0 in
+  25 steps, with the r_h back at -0.24 / -0.19, and to 193.6 after 141 steps (~16 min), still rising
+  0.03 nats per step, the gap still swinging by +-0.1 nats. Measured and not kept (150 s of polish from
+  the warm start): L-BFGS preconditioned by a Hutchinson estimate of the Hessian diagonal (generic):
+  5.9e-4, the r_h barely moved (-0.49 / -0.22); sigma^2 = exp(20 r): the decoder residual swings by
+  +-0.05 instead of +-0.2 (1.6e-4), but that is a preconditioner aimed at the very direction the check
+  tests.
   What was measured (VAE-3 on PCA-ring, N = 10,000; verdict rel_gap on the independent evaluation):
   - a long, cheap warm start is what brings the ELBO near a maximum: after 2,000 float32 Adam epochs
     (92 s) F = 8.648 (seed 0), higher than 4 minutes of L-BFGS reach from a 200-epoch warm start

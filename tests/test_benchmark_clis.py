@@ -37,3 +37,16 @@ def test_benchmark_parser_errors_are_one_line(name, capsys):
     err = capsys.readouterr().err
     assert exit_.value.code == 2
     assert err.count("\n") == 1 and "error:" in err and "usage:" not in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--preconditioners", "none,foo"], "unknown preconditioner 'foo'"),
+    (["--preconditioners", "scale:nope:2", "--n-train", "50"], "unknown parameter 'nope'; valid: "),
+    (["--start", "/nonexistent/run"], "--start: /nonexistent/run is not a run directory"),
+])
+def test_polish_study_rejects_bad_input_before_training(argv, message, capsys, monkeypatch):
+    bench = _load("polish_study")
+    monkeypatch.setattr(bench, "Trainer", lambda *a, **k: pytest.fail("trained despite bad input"))
+    with pytest.raises(SystemExit) as exit_:
+        bench.main(argv)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
