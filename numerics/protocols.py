@@ -57,6 +57,15 @@ data point and step, float32 (PyTorch's default, as in Listing 1). One protocol 
     2.5e-3, 1.1e-3, 2.9e-5, 2.9e-3 (seed 0 at F = 7.04): a run near a poorer maximum is also further
     from stationarity after the same time. A fifth L-BFGS step (~170 s) made seeds 0 and 2 worse,
     1.6e-4 and 1.8e-3: at this level the gap swings from step to step, it does not shrink steadily.
+  - a larger polishing design, measured and not kept (verify, seeds 0-4, two runs at a time):
+    rqmc K = 64, 2 steps: 4.5e-5 (PASS, 3.4 SE), 1.2e-5 (PASS), 3.3e-4, 4.9e-4, 1.2e-4, the median 1.2e-4
+    instead of 2.0e-4 and the worst 4.9e-4 instead of 1.7e-3, but 200 s alone (seed 4: 169 s of
+    training, of it 94 s of L-BFGS), over the 3-minute target; on seed 0 its in-design gap is at
+    round-off after each step (-1e-7), where K = 16's swings by +-3e-3 (benchmarks/polish_study.py
+    --designs rqmc:16,rqmc:32,rqmc:64), and the fresh gap is then its design bias, ~-4e-4 nats.
+    Seeds 2 and 3 still had r_h of 0.02-0.035 after 2 steps. K = 48, 2 steps: 1.2e-5, 3.9e-4, 1.8e-4,
+    5.4e-4 (seeds 0-3), as scattered as K = 16. K = 64 after 1,500 instead of 2,000 Adam epochs: 6.6e-3
+    and 9.3e-4 (seeds 2, 3). VAE-2 with K = 64, 2 steps: 2.9e-4 (seed 0; 2.1e-4 with K = 16).
   - a SHARED design can be exploited: from the seed-2 warm start, L-BFGS on Gauss-Hermite 4 x 4 (or
     5 x 5) nodes raised the design's ELBO while the true ELBO fell from 7.48 to 0.77 (6.10) nats: the
     decoder-variance network learns small variances at the few z the nodes reach. A per-point design
