@@ -38,8 +38,8 @@ data point and step, float32 (PyTorch's default, as in Listing 1). One protocol 
   move along the prior orbits at all, so L-BFGS does all of that work (-0.65 to ~0 in ~24 steps), and
   where the gap ends is a matter of which residuals happen to cancel (another training design gave 1.0e-4
   after the same 150 s of polish). Continuing L-BFGS past the verdict point (--start RUN_DIR), F rose from 181.7 to 185.0 in
-  25 steps, with the r_h back at -0.24 / -0.19, and to 193.6 after 141 steps (~16 min), still rising
-  0.03 nats per step, the gap still swinging by +-0.1 nats. Measured and not kept (150 s of polish from
+  25 steps, with the r_h back at -0.24 / -0.19, and to 196.0 after 246 steps (28 min), still rising
+  0.015 nats per step, the gap on the design still swinging by +-0.03 nats (1.5e-4). Measured and not kept (150 s of polish from
   the warm start): L-BFGS preconditioned by a Hutchinson estimate of the Hessian diagonal (generic):
   5.9e-4, the r_h barely moved (-0.49 / -0.22); history 1,000: F 0.24 nats higher, the same r_h
   trajectory, the decoder residual swinging as before (1.0e-3); sigma^2 = exp(20 r): the decoder residual swings by
