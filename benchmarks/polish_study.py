@@ -19,7 +19,8 @@ Preconditioners (L-BFGS runs on phi with theta = theta_0 + s * phi, elementwise)
                                       [--preconditioners none,jacobi:8] [--history 200] [--hidden 50,50]
                                       [--n-train N] [--start RUN_DIR]
 
-The numbers quoted in `numerics.protocols` come from this script (VAE-3, PCA-ring, 2-core CPU).
+The polishing numbers quoted in `numerics.protocols` come from this script (VAE-3 on PCA-ring, VAE-1 on
+MNIST; 2-core CPU).
 """
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def make_design(spec: str, n: int, H: int, seed: int) -> estimators.Design:
 
 
 def _chunk_losses(model, x: torch.Tensor, design: estimators.Design, chunk: int):
-    """-F on the design, accumulated chunk by chunk: yields each chunk's loss (already weighted)."""
+    """-F on the design, chunk by chunk: yields each chunk's share of it (weighted by its size)."""
     n = x.shape[0]
     for a in range(0, n, chunk):
         b = min(n, a + chunk)
