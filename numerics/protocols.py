@@ -35,16 +35,16 @@ data point and step, float32 (PyTorch's default, as in Listing 1). One protocol 
   K = 256 evaluation, of a gap of -0.092), but a network still learning. The decoder residual swings by
   +-0.1-0.3 nats from one L-BFGS step to the next, about F's progress per step: sigma^2 lags the improving
   mean network. The prior residuals r_h sit at -0.65 / -0.31 from Adam epoch ~200 to 1,500: Adam does not
-  move along the prior orbits at all, so L-BFGS does all of that work (-0.65 to ~0 in ~24 steps), and
-  where the gap ends is a matter of which residuals happen to cancel (another training design gave 1.0e-4
-  after the same 150 s of polish). Continuing L-BFGS past the verdict point (--start RUN_DIR), F rose from 181.7 to 185.0 in
-  25 steps, with the r_h back at -0.24 / -0.19, and to 196.0 after 246 steps (28 min), still rising
-  0.015 nats per step, the gap on the design still swinging by +-0.03 nats (1.5e-4). Measured and not kept (150 s of polish from
-  the warm start): L-BFGS preconditioned by a Hutchinson estimate of the Hessian diagonal (generic):
-  5.9e-4, the r_h barely moved (-0.49 / -0.22); history 1,000: F 0.24 nats higher, the same r_h
-  trajectory, the decoder residual swinging as before (1.0e-3); sigma^2 = exp(20 r): the decoder residual swings by
-  +-0.05 instead of +-0.2 (1.6e-4), but that is a preconditioner aimed at the very direction the check
-  tests.
+  move along the prior orbits at all, so L-BFGS does all of that work (-0.65 to ~0 in ~24 steps), and where
+  the gap ends is a matter of which residuals happen to cancel (another training design gave 1.0e-4 after
+  the same 150 s of polish). Continuing L-BFGS past the verdict point (--start RUN_DIR), F rose from 181.7
+  to 185.0 in 25 steps, with the r_h back at -0.24 / -0.19, and to 196.0 after 246 steps (28 min), still
+  rising 0.015 nats per step, the gap on the design still swinging by +-0.03 nats (1.5e-4). Measured and not
+  kept (150 s of polish from the warm start): L-BFGS preconditioned by a Hutchinson estimate of the Hessian
+  diagonal (generic): 5.9e-4, the r_h barely moved (-0.49 / -0.22); history 1,000: F 0.24 nats higher, the
+  same r_h trajectory, the decoder residual swinging as before (1.0e-3); sigma^2 = exp(20 r): the decoder
+  residual swings by +-0.05 instead of +-0.2 (1.6e-4), but that is a preconditioner aimed at the very
+  direction the check tests.
   What was measured (VAE-3 on PCA-ring, N = 10,000; verdict rel_gap on the independent evaluation):
   - a long, cheap warm start is what brings the ELBO near a maximum: after 2,000 float32 Adam epochs
     (92 s) F = 8.648 (seed 0), higher than 4 minutes of L-BFGS reach from a 200-epoch warm start
@@ -60,8 +60,8 @@ data point and step, float32 (PyTorch's default, as in Listing 1). One protocol 
   - a larger polishing design, measured and not kept (verify, seeds 0-4, two runs at a time):
     rqmc K = 64, 2 steps: 4.5e-5 (PASS, 3.4 SE), 1.2e-5 (PASS), 3.3e-4, 4.9e-4, 1.2e-4, the median 1.2e-4
     instead of 2.0e-4 and the worst 4.9e-4 instead of 1.7e-3, but 200 s alone (seed 4: 169 s of
-    training, of it 94 s of L-BFGS), over the 3-minute target; on seed 0 its in-design gap is at
-    round-off after each step (-1e-7), where K = 16's swings by +-3e-3 (benchmarks/polish_study.py
+    training, of it 94 s of L-BFGS), over the 3-minute target; on seed 0 its in-design gap after
+    each step is -1e-7 and -6e-5, where K = 16's swings by +-3e-3 (benchmarks/polish_study.py
     --designs rqmc:16,rqmc:32,rqmc:64), and the fresh gap is then its design bias, ~-4e-4 nats.
     Seeds 2 and 3 still had r_h of 0.02-0.035 after 2 steps. K = 48, 2 steps: 1.2e-5, 3.9e-4, 1.8e-4,
     5.4e-4 (seeds 0-3), as scattered as K = 16. K = 64 after 1,500 instead of 2,000 Adam epochs: 6.6e-3
