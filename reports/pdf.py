@@ -24,10 +24,17 @@ FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 GREEN, RED, GREY = (0, 110, 50), (190, 20, 20), (90, 90, 90)
 HEADER_FILL = (228, 232, 240)
 EQUATION_DPI = 200
+EQUATION_SHRINK = 0.95
+"""Typeset equations are placed at this fraction of their rendered size."""
 MIN_EQUATION_SCALE = 0.6
 """Smallest scale at which a typeset equation row stays readable; below it the LaTeX source is printed."""
 MAX_SOURCE_CHARS = 600
 """LaTeX source printed in place of an equation is cut after this many characters (all of it is in results.json)."""
+
+
+def _mm(pixels: int, dpi: int) -> float:
+    """Placed size in millimetres of ``pixels`` of an equation image rendered at ``dpi``."""
+    return pixels / dpi * 25.4 * EQUATION_SHRINK
 
 
 def plain(text: str) -> str:
@@ -105,10 +112,9 @@ class ReportPDF(FPDF):
         and a line still too wide scaled down; the LaTeX source in mono (shortened) if it cannot be
         typeset, or if a line would have to shrink below MIN_EQUATION_SCALE (one huge term)."""
         width_avail = self.w - self.l_margin - self.r_margin - indent
-        images = render_equation(latex, dpi=EQUATION_DPI, max_width_px=int(width_avail / 25.4 / 0.95 * EQUATION_DPI)
-                                 ) if latex else None
-        if images is not None and min(width_avail / (image.width_px / image.dpi * 25.4 * 0.95)
-                                      for image in images) < MIN_EQUATION_SCALE:
+        max_width_px = int(width_avail / (25.4 * EQUATION_SHRINK) * EQUATION_DPI)
+        images = render_equation(latex, dpi=EQUATION_DPI, max_width_px=max_width_px) if latex else None
+        if images is not None and min(width_avail / _mm(image.width_px, image.dpi) for image in images) < MIN_EQUATION_SCALE:
             images = None
         if images is None:
             text = c.shorten(latex or fallback, MAX_SOURCE_CHARS)
@@ -116,8 +122,7 @@ class ReportPDF(FPDF):
                 self.paragraph(text, size=7.5, family="mono", indent=indent, color=GREY, align="L")
             return
         for image in images:
-            width = image.width_px / image.dpi * 25.4 * 0.95
-            height = image.height_px / image.dpi * 25.4 * 0.95
+            width, height = _mm(image.width_px, image.dpi), _mm(image.height_px, image.dpi)
             if width > width_avail:
                 height *= width_avail / width
                 width = width_avail
