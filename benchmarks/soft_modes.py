@@ -37,8 +37,8 @@ def measure(run_dir: str, design_size: int, power_iters: int, seed: int) -> dict
         design = estimators.rqmc_design(design_size, x.shape[0], model.H, replicates=1,
                                         generator=torch.Generator().manual_seed(seed))
     t0 = time.perf_counter()
-    modes = soft_modes(model, x, design, chunk_size=chunk_for(design_size, estimators.row_width(model)), power_iters=power_iters,
-                       seed=seed)
+    chunk = chunk_for(design_size, estimators.row_width(model))
+    modes = soft_modes(model, x, design, chunk_size=chunk, power_iters=power_iters, seed=seed)
     return {"run": run_dir, "model": model.kind, "seconds": time.perf_counter() - t0,
             "modes": [m.to_dict() for m in modes]}
 

@@ -376,7 +376,6 @@ def test_models_without_an_affine_decoder_take_the_direct_path():
     assert model("vae3").decode_affine(torch.zeros(1, H, dtype=torch.float64)) is None
 
 
-
 def test_a_plain_module_without_decode_affine_is_evaluated_like_the_model_it_wraps():
     m, x, d = model("vae1"), data(), designs()[0]
     with torch.no_grad():
