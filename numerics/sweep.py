@@ -44,6 +44,7 @@ import torch
 from numerics.batched import EVAL_SEED_OFFSET, BatchedTrainer, Member, initial_state
 from numerics.cli import EXIT_USAGE, OneLineParser
 from numerics.data import DATA_NAMES, load_data
+from numerics.determinism import repeatable
 from numerics.links import LINKS
 from numerics.models import MODEL_KINDS, build_model
 from numerics.protocols import DTYPES, Phase, Protocol, get_protocol
@@ -302,6 +303,7 @@ def run_sweep(opts: dict, *, progress: bool = True, stop_after: int | None = Non
     """Train (or resume) this shard's members in `opts["out"]`, write summaries and aggregate.json."""
     out = Path(opts["out"])
     device = resolve_device(opts["device"])
+    repeatable(device)
     protocol = sweep_protocol(opts["protocol"], opts["model"], epochs=opts["epochs"], batch_size=opts["batch_size"],
                               lr=opts["lr"], samples=opts["samples"], dtype=opts["dtype"])
     seeds = shard_seeds(list(range(opts["seed0"], opts["seed0"] + opts["runs"])), opts["shard_tuple"])

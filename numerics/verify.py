@@ -45,6 +45,7 @@ import torch
 from numerics import estimators
 from numerics.cli import EXIT_USAGE, OneLineParser
 from numerics.data import DATA_NAMES, load_data
+from numerics.determinism import repeatable
 from numerics.links import LINKS, inverse_link
 from numerics.models import MODEL_KINDS, GaussianVAE, build_model
 from numerics.protocols import DTYPES, PROTOCOL_NAMES, Phase, Protocol, control_protocol, get_protocol
@@ -469,6 +470,7 @@ def run_verification(model: str | None = None, protocol: str | None = None, data
     t_start = time.perf_counter()
     torch.set_num_threads(config.get("threads", DEFAULT_THREADS))
     dev = torch.device(config["device"])
+    repeatable(dev)
     try:
         x_train, x_test, meta = _load_dataset(config, run_dir, dev)
     except (ValueError, FileNotFoundError, OSError) as err:
