@@ -118,6 +118,24 @@ def test_cuda_requested_but_absent_is_a_usage_error(tmp_path, capsys, monkeypatc
     assert "no CUDA" in capsys.readouterr().err
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("model,data", [("linear", "ppca"), ("vae1", "ppca"), ("vae2", "ppca"), ("vae3", "ring")])
+def test_cuda_run_repeats_itself_resumes_exactly_and_starts_where_the_cpu_run_starts(tmp_path, model, data):
+    opts = dict(model=model, data=data, steps=2, warmup_steps=8, eval_samples=8, n_train=200, n_test=50,
+                progress=False, control=False, **({} if model == "linear" else {"hidden": (8, 8)}))
+    runs = {name: run_verification(out=tmp_path / name, device=dev, **opts)
+            for name, dev in (("cuda", "cuda"), ("again", "cuda"), ("cpu", "cpu"))}
+    assert runs["cuda"]["device"] == "cuda"
+    assert run_verification(out=tmp_path / "cut", device="cuda", stop_after=3, **opts) is None
+    runs["resumed"] = run_verification(out=tmp_path / "cut", resume=True, progress=False)
+    for key in ("elbo", "entropy_sum", "gap", "rel_gap", "steps"):
+        assert runs["again"][key] == runs["cuda"][key] == runs["resumed"][key]
+    first = {name: json.loads((tmp_path / name / "metrics.jsonl").read_text().splitlines()[0])
+             for name in ("cuda", "cpu")}
+    for key in ("elbo", "entropy_sum", "gap"):   # same initial values and design: round-off apart
+        assert abs(first["cuda"][key] - first["cpu"][key]) <= 1e-10 * max(1.0, abs(first["cpu"][key]))
+
+
 def test_existing_out_dir_is_refused(tmp_path, capsys):
     run_verification(model="linear", out=tmp_path / "r", control=False, **TINY)
     assert main(["--model", "linear", "--out", str(tmp_path / "r")]) == 2
