@@ -39,6 +39,7 @@ from numerics.data import load_data  # noqa: E402
 from numerics.models import build_model  # noqa: E402
 from numerics.protocols import get_protocol  # noqa: E402
 from numerics.rundir import RunDir, load_run  # noqa: E402
+from numerics.soft_modes import ChunkedObjective  # noqa: E402
 from numerics.training import Trainer  # noqa: E402
 from numerics.verify import DEFAULT_DATA, chunk_for, evaluate_fresh  # noqa: E402
 
@@ -56,52 +57,41 @@ def make_design(spec: str, n: int, H: int, seed: int) -> estimators.Design:
     raise ValueError(f"unknown design {spec!r}; valid: gh:N, rqmc:N, mc:N")
 
 
-def _chunk_losses(model, x: torch.Tensor, design: estimators.Design, chunk: int):
-    """-F on the design, chunk by chunk: yields each chunk's share of it (weighted by its size)."""
-    n = x.shape[0]
-    for a in range(0, n, chunk):
-        b = min(n, a + chunk)
-        yield -estimators.elbo_objective(model, x[a:b], estimators.slice_design(design, slice(a, b))) * ((b - a) / n)
-
-
-def hutchinson_diagonal(model, x: torch.Tensor, design: estimators.Design, chunk: int, probes: int) -> list[torch.Tensor]:
+def hutchinson_diagonal(objective: ChunkedObjective, probes: int) -> list[torch.Tensor]:
     """E[v * (H v)] over `probes` Rademacher vectors v: an unbiased estimate of the Hessian's diagonal."""
-    params = list(model.parameters())
     gen = torch.Generator().manual_seed(5)
-    diag = [torch.zeros_like(p) for p in params]
+    n = sum(p.numel() for p in objective.params)
+    diag = torch.zeros(n, dtype=objective.x.dtype)
     for _ in range(probes):
-        v = [torch.randint(0, 2, p.shape, generator=gen).to(p.dtype) * 2 - 1 for p in params]
-        for loss in _chunk_losses(model, x, design, chunk):
-            grads = torch.autograd.grad(loss, params, create_graph=True)
-            hv = torch.autograd.grad(sum((g * u).sum() for g, u in zip(grads, v)), params)
-            for d, u, h in zip(diag, v, hv):
-                d += u * h.detach() / probes
-    return diag
+        v = (torch.randint(0, 2, (n,), generator=gen) * 2 - 1).to(objective.x.dtype)
+        diag += v * objective.hvp(v).detach() / probes
+    return [d.view_as(p) for d, p in zip(diag.split([p.numel() for p in objective.params]), objective.params)]
 
 
-def preconditioner(spec: str, model, x: torch.Tensor, design: estimators.Design, chunk: int) -> list[torch.Tensor]:
+def preconditioner(spec: str, objective: ChunkedObjective) -> list[torch.Tensor]:
     """The elementwise scale s of theta = theta_0 + s * phi for `spec` (see the module docstring)."""
     kind, _, arg = spec.partition(":")
-    scales = [torch.ones_like(p) for p in model.parameters()]
+    scales = [torch.ones_like(p) for p in objective.params]
     if kind == "jacobi":
-        diag = hutchinson_diagonal(model, x, design, chunk, int(arg))
+        diag = hutchinson_diagonal(objective, int(arg))
         floor = 1e-3 * float(torch.cat([d.reshape(-1) for d in diag]).abs().mean())
         scales = [d.abs().clamp_min(floor) ** -0.5 for d in diag]
         median = float(torch.cat([s.reshape(-1) for s in scales]).median())
         scales = [s / median for s in scales]
     elif kind == "scale":
         name, _, factor = arg.partition(":")
-        names = [k for k, _ in model.named_parameters()]
+        names = [k for k, _ in objective.model.named_parameters()]
         scales[names.index(name)].fill_(float(factor))
     return scales
 
 
 def polish(model, x: torch.Tensor, design: estimators.Design, seconds: float, history: int, eval_k: int,
            precondition: str = "none") -> None:
-    params = list(model.parameters())
-    n, chunk = x.shape[0], chunk_for(design.K, estimators.row_width(model))
+    chunk = chunk_for(design.K, estimators.row_width(model))
+    objective = ChunkedObjective(model, x, design, chunk)
+    params = objective.params
     t0 = time.perf_counter()
-    scales = preconditioner(precondition, model, x, design, chunk)
+    scales = preconditioner(precondition, objective)
     if precondition != "none":
         print(f"  preconditioner {precondition}: {time.perf_counter() - t0:.1f} s, scales "
               f"{min(float(s.min()) for s in scales):.2e} to {max(float(s.max()) for s in scales):.2e}", flush=True)
@@ -119,7 +109,7 @@ def polish(model, x: torch.Tensor, design: estimators.Design, seconds: float, hi
         assign()
         model.zero_grad(set_to_none=False)
         total = torch.zeros((), dtype=x.dtype)
-        for loss in _chunk_losses(model, x, design, chunk):
+        for loss in objective.losses():
             loss.backward()
             total = total + loss.detach()
         for f, p, s in zip(phi, params, scales):   # chain rule: d(-F)/d phi = s * d(-F)/d theta
@@ -142,6 +132,13 @@ def polish(model, x: torch.Tensor, design: estimators.Design, seconds: float, hi
         t0 = time.perf_counter()
         opt.step(closure)
         elapsed += time.perf_counter() - t0
+
+
+def _is_positive(text: str) -> bool:
+    try:
+        return float(text) > 0
+    except ValueError:
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,13 +196,6 @@ def main(argv: list[str] | None = None) -> int:
             polish(model, x, make_design(spec, x.shape[0], model.H, seed=999), args.seconds, args.history,
                    args.eval_samples, precondition)
     return 0
-
-
-def _is_positive(text: str) -> bool:
-    try:
-        return float(text) > 0
-    except ValueError:
-        return False
 
 
 if __name__ == "__main__":

@@ -89,23 +89,25 @@ def orbit_tangent(model: GaussianVAE, orbit: str, index: int = 0, *, delta: floa
     return (ends[0] - ends[1]) / (2.0 * delta)
 
 
-class _Objective:
+class ChunkedObjective:
     """-F on a fixed design, summed chunk by chunk: gradient and Hessian-vector products (float64)."""
 
     def __init__(self, model: GaussianVAE, x: Tensor, design: estimators.Design | None, chunk_size: int) -> None:
         self.model, self.x, self.design, self.chunk = model, x, design, max(1, chunk_size)
         self.params = list(model.parameters())
 
-    def _parts(self) -> Iterator[tuple[Tensor, estimators.Design | None, float]]:
+    def losses(self) -> Iterator[Tensor]:
+        """Each chunk's share of -F (weighted by its size); their sum is -F."""
         n = self.x.shape[0]
         for a in range(0, n, self.chunk):
             b = min(n, a + self.chunk)
-            yield self.x[a:b], estimators.slice_design(self.design, slice(a, b)), (b - a) / n
+            design = estimators.slice_design(self.design, slice(a, b))
+            yield -estimators.elbo_objective(self.model, self.x[a:b], design) * ((b - a) / n)
 
     def grad(self) -> Tensor:
         total = None
-        for xp, d, w in self._parts():
-            g = _flat(torch.autograd.grad(-estimators.elbo_objective(self.model, xp, d) * w, self.params))
+        for loss in self.losses():
+            g = _flat(torch.autograd.grad(loss, self.params))
             total = g if total is None else total + g
         return total
 
@@ -115,14 +117,14 @@ class _Objective:
             pieces.append(v[i:i + p.numel()].view_as(p))
             i += p.numel()
         total = None
-        for xp, d, w in self._parts():
-            g = torch.autograd.grad(-estimators.elbo_objective(self.model, xp, d) * w, self.params, create_graph=True)
+        for loss in self.losses():
+            g = torch.autograd.grad(loss, self.params, create_graph=True)
             h = _flat(torch.autograd.grad(g, self.params, grad_outputs=pieces))
             total = h if total is None else total + h
         return total
 
 
-def lambda_max(objective: _Objective, *, iters: int, generator: torch.Generator) -> float:
+def lambda_max(objective: ChunkedObjective, *, iters: int, generator: torch.Generator) -> float:
     """Largest |eigenvalue| of the Hessian of -F by power iteration (`iters` Hessian-vector products)."""
     u = torch.randn(sum(p.numel() for p in objective.params), generator=generator, dtype=torch.float64)
     u = (u / u.norm()).to(dtype=objective.x.dtype, device=objective.x.device)
@@ -142,7 +144,7 @@ def soft_modes(model: GaussianVAE, x: Tensor, design: estimators.Design | None, 
     if design is not None:
         design = estimators.Design(eps=design.eps.double(), weights=design.weights.double(), kind=design.kind,
                                    replicates=design.replicates)
-    objective = _Objective(model, x, design, chunk_size)
+    objective = ChunkedObjective(model, x, design, chunk_size)
     with torch.no_grad():
         ev = estimators.evaluate(model, x, design, chunk_size=chunk_size)
     g = objective.grad()
