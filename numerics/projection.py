@@ -17,8 +17,9 @@ entropies by construction) and the ELBO cannot have decreased: each step is the 
 along its direction, and the directions are separable. Its value is "the value of the bound after
 projection onto the variance-stationary set". Because the residuals vanish BY CONSTRUCTION, a model
 that went through this projection is no evidence for the propositions; `numerics.verify` never calls
-it. A network variance head with a softplus link is not closed under the scalings (DESIGN.md,
-"criterion"), so it cannot be projected and ValueError is raised.
+it. Each step is a finite move along a variance-scaling orbit (`numerics.orbits`, the maps the
+verdict's certificate differentiates). A network variance head with a softplus link is not closed
+under the scalings (DESIGN.md, "criterion"), so it cannot be projected and ValueError is raised.
 
 CLI: ``python -m numerics.projection RUN_DIR [--nodes 16 | --samples K] [--json]`` (the run is not modified).
 """
@@ -33,9 +34,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from numerics import estimators
+from numerics import estimators, orbits
 from numerics.cli import OneLineParser
-from numerics.links import inverse_link
 from numerics.models import GaussianVAE
 
 
@@ -78,48 +78,30 @@ def _prior_scale(model: GaussianVAE, x: Tensor) -> Tensor:
     return ((nu * nu + tau2) / model.prior_var()).mean(0)
 
 
-def _scale_variance_head(layer: torch.nn.Linear, link: str, factor: Tensor, what: str) -> None:
-    """Multiply link(affine output) by `factor` (per output unit) exactly, where the link allows it."""
-    if link == "exp":
-        layer.bias.add_(torch.log(factor).to(layer.bias.dtype))
-    elif link == "square":
-        root = torch.sqrt(factor).to(layer.bias.dtype)
-        layer.weight.mul_(root[:, None])
-        layer.bias.mul_(root)
-    else:
-        raise ValueError(f"cannot project {what}: a {link!r} network output is not closed under variance "
-                         f"scaling (DESIGN.md 'criterion'); only exp and square heads can be projected")
+def _assign(model: GaussianVAE, moved: dict[str, Tensor]) -> None:
+    """Copy the moved parameter values into `model` (in place)."""
+    named = dict(model.named_parameters())
+    for name, value in moved.items():
+        named[name].copy_(value.to(named[name].dtype))
+
+
+def _detached(model: GaussianVAE) -> dict[str, Tensor]:
+    return {name: p.detach() for name, p in model.named_parameters()}
 
 
 def apply_prior_scale(model: GaussianVAE, s: Tensor) -> None:
-    """Move `model` (in place, under no_grad) along the prior-scaling orbits: second moments / s_h, F's
-    reconstruction term unchanged (Eqs. 26-27); s [H] > 0. ValueError for a softplus encoder variance head."""
-    if model.kind == "vae2":
-        model.prior_var_raw.copy_(inverse_link(model.dec_link_name, (model.prior_var() * s).double())
-                                  .to(model.prior_var_raw.dtype))
-        return
-    root = torch.sqrt(s)
-    if model.kind == "linear":
-        model.V.div_(root[:, None])
-        model.tau2_raw.copy_(inverse_link(model.enc_link_name, (model.tau2() / s).double()).to(model.tau2_raw.dtype))
-        model.W.mul_(root[None, :])
-        return
-    last = model.enc_mean.layers[-1]
-    last.weight.div_(root[:, None])
-    last.bias.div_(root)
-    _scale_variance_head(model.enc_var.layers[-1], model.enc_link_name, 1.0 / s, "the encoder variance")
-    model.dec_mean.layers[0].weight.mul_(root[None, :])
-    if model.kind == "vae3":
-        model.dec_var.layers[0].weight.mul_(root[None, :])
+    """Move `model` (in place, under no_grad) along the prior orbits by t_h = log s_h
+    (`orbits.prior_move`): second moments / s_h, F's reconstruction term unchanged (Eqs. 26-27);
+    s [H] > 0. `orbits.NotCovered` (a ValueError) for an encoder variance head not closed under scaling."""
+    _assign(model, orbits.prior_move(model, _detached(model), torch.log(s)))
 
 
 def apply_decoder_scale(model: GaussianVAE, c: Tensor) -> None:
-    """Multiply the decoder variance by c (in place, under no_grad): [1] for a scalar sigma^2, [D] (or [1],
-    broadcast) for VAE-3. ValueError for a softplus variance head."""
-    if model.kind == "vae3":
-        _scale_variance_head(model.dec_var.layers[-1], model.dec_link_name, c, "the decoder variance")
-    else:
-        model.set_sigma2(float(model.sigma2().reshape(()) * c.reshape(())))
+    """Multiply the decoder variance by c (in place, under no_grad; `orbits.decoder_move` at t = log c):
+    [1] for a scalar sigma^2, [D] (or [1], broadcast) for VAE-3. `orbits.NotCovered` (a ValueError) for a
+    variance head not closed under scaling."""
+    t = torch.log(c)
+    _assign(model, orbits.decoder_move(model, _detached(model), t if model.kind == "vae3" else t.reshape(())))
 
 
 def project_variances(model: GaussianVAE, x: Tensor, design: estimators.Design | None, *,

@@ -1,10 +1,10 @@
 """Soft modes: why a generic optimiser closes the gap slowly, measured on a trained model.
 
 Each gap residual is a derivative of F along a variance-scaling orbit (DESIGN.md, "gap";
-`numerics.projection` moves a model along these orbits):
+`numerics.orbits` writes the orbits as maps of the parameters):
 
-    prior,   s_h = e^t  (`apply_prior_scale`, Eqs. 26-27):   dF/dt = -r_h / 2
-    decoder, c   = e^t  (`apply_decoder_scale`, Eq. 21):     dF/dt = -residual_decoder
+    prior,   s_h = e^t  (Eqs. 26-27):   dF/dt = -r_h / 2
+    decoder, c   = e^t  (Eq. 21):       dF/dt = -residual_decoder
 
 so the gap closes exactly as fast as the optimiser drives these directional derivatives to zero.
 For a network VAE the prior orbits are exact symmetries of the reconstruction term, broken only by
@@ -16,7 +16,7 @@ preconditioner (Adam) is not expected to help, because the soft direction is a c
 own curvatures are stiff.
 
 `soft_modes(model, x, design)` measures, for every orbit, on the fixed `design` (float64):
-the tangent v in parameter space (central difference of the orbit map, error O(delta^2)); the
+the tangent v in parameter space (the exact derivative of the orbit map, forward mode); the
 directional derivative g.v of the loss -F (autograd), next to the value the residual predicts (a
 check of the identity on raw parameters); the curvature v'Hv/v'v of -F along it (Hessian-vector
 products); lambda_max of the Hessian (power iteration); and kappa = lambda_max / curvature.
@@ -30,14 +30,10 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import Tensor
-from torch.nn.utils import parameters_to_vector
+from torch.func import jvp
 
-from numerics import estimators
+from numerics import estimators, orbits
 from numerics.models import GaussianVAE
-from numerics.projection import apply_decoder_scale, apply_prior_scale
-
-TANGENT_DELTA = 1e-5
-"""Orbit parameter step of the central difference (relative error of the tangent ~ delta^2)."""
 
 
 @dataclass
@@ -65,28 +61,25 @@ def _flat(tensors) -> Tensor:
     return torch.cat([t.reshape(-1) for t in tensors])
 
 
-def orbit_tangent(model: GaussianVAE, orbit: str, index: int = 0, *, delta: float = TANGENT_DELTA) -> Tensor:
-    """d theta / dt at t = 0 along an orbit, flattened over `model.parameters()`.
+def orbit_tangent(model: GaussianVAE, orbit: str, index: int = 0) -> Tensor:
+    """d theta / dt at t = 0 along an orbit, flattened over `model.parameters()`: the exact tangent of
+    the orbit map (`numerics.orbits.move`, forward-mode autograd).
 
-    orbit "prior": s = e^t on latent `index` (`apply_prior_scale`); "decoder": c = e^t on the whole
-    decoder variance (`apply_decoder_scale`). Raises ValueError where the parametrisation is not
-    closed under the scaling (softplus variance heads; DESIGN.md, "criterion").
+    orbit "prior": latent `index`'s prior orbit; "decoder": the whole decoder variance. Raises
+    `orbits.NotCovered` (a ValueError) where the parametrisation is not closed under the scaling
+    (softplus variance heads; DESIGN.md, "criterion").
     """
-    ref = next(model.parameters())
-    ends = []
-    for sign in (1.0, -1.0):
-        moved = copy.deepcopy(model)
-        with torch.no_grad():
-            if orbit == "prior":
-                s = torch.ones(model.H, dtype=torch.float64)
-                s[index] = math.exp(sign * delta)
-                apply_prior_scale(moved, s.to(dtype=ref.dtype, device=ref.device))
-            elif orbit == "decoder":
-                apply_decoder_scale(moved, torch.tensor([math.exp(sign * delta)], dtype=ref.dtype, device=ref.device))
-            else:
-                raise ValueError(f"unknown orbit {orbit!r}; valid: prior, decoder")
-        ends.append(parameters_to_vector(moved.parameters()).detach())
-    return (ends[0] - ends[1]) / (2.0 * delta)
+    if orbit not in ("prior", "decoder"):
+        raise ValueError(f"unknown orbit {orbit!r}; valid: prior, decoder")
+    name = orbits.DECODER if orbit == "decoder" else f"prior {index}"
+    params = {k: p.detach() for k, p in model.named_parameters()}
+    ref = next(iter(params.values()))
+
+    def flat_params(t: Tensor) -> Tensor:
+        return _flat({**params, **orbits.move(model, params, name, t)}.values())
+
+    t0 = torch.zeros((), dtype=ref.dtype, device=ref.device)
+    return jvp(flat_params, (t0,), (torch.ones_like(t0),))[1]
 
 
 class ChunkedObjective:
