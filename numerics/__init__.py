@@ -10,10 +10,9 @@ Practitioner's API (per data point):
     # numerics.soft_modes.soft_modes(model, x, design): slope and conditioning along each scaling orbit
 """
 from .data import DATA_NAMES, Dataset, load_data, mnist_idx, mnist_subset, ppca_data, ring_data
-from .entropies import (entropy_sum_linear, entropy_sum_vae1, entropy_sum_vae2, entropy_sum_vae3,
-                        gaussian_entropy, three_entropies)
+from .entropies import entropy_sum_linear, entropy_sum_vae1, entropy_sum_vae2, entropy_sum_vae3, gaussian_entropy
 from .estimators import (Design, Evaluation, elbo_objective, evaluate, gauss_hermite_design, mc_design,
-                         rqmc_design, sobol_design)
+                         rqmc_design, sobol_design, three_entropies)
 from .links import LINKS, get_link, inverse_link
 from .models import MODEL_KINDS, VAE1, VAE2, VAE3, GaussianVAE, LinearVAE, build_model
 from .ppca import linear_vae_at_ml, ppca_loglik, ppca_ml

@@ -63,13 +63,14 @@ def rel_gap(elbo: float | None, entropy_sum: float | None) -> float | None:
 
 
 class _Objective(nn.Module):
-    """forward(x, eps) = elbo_objective(model, x, MC design eps): one member's ELBO (Eq. 9)."""
+    """forward(x, eps) = elbo_objective(model, x, MC design eps): one member's ELBO (Eq. 9), sampled for
+    every kind (the linear VAE too: the paper's estimator, Listing 1)."""
 
     def __init__(self, model: GaussianVAE) -> None:
         super().__init__()
         self.model = model
 
-    def forward(self, x: Tensor, eps: Tensor | None) -> Tensor:
+    def forward(self, x: Tensor, eps: Tensor) -> Tensor:
         return estimators.elbo_objective(self.model, x, _mc(eps))
 
 
@@ -191,8 +192,7 @@ class BatchedTrainer:
             if all(s.get("state") for s in opt_states):
                 self._load_optimizer(opt_states)
         objective = _Objective(self.template)
-        self._forward = vmap(lambda p, b, x, eps: functional_call(objective, (p, b), (x, eps)),
-                             in_dims=(0, 0, 0, None if self.template.kind == "linear" else 0))
+        self._forward = vmap(lambda p, b, x, eps: functional_call(objective, (p, b), (x, eps)))
 
     def _load_optimizer(self, opt_states: list[dict]) -> None:
         """Stack K per-member Adam states (Trainer format) into the batched optimizer's state."""
@@ -256,19 +256,14 @@ class BatchedTrainer:
         for idx in batches:
             xb = self.x if idx is None else self.x[rows, idx]
             b = xb.shape[1]
-            eps = None
-            if self.template.kind != "linear":
-                eps = torch.stack([torch.randn((phase.samples, b, H), generator=g, dtype=self.dtype)
-                                   for g in self.noise]).to(self.device)
-            else:  # Trainer draws the (unused) design for the linear VAE too: keep the stream identical
-                for g in self.noise:
-                    torch.randn((phase.samples, b, H), generator=g, dtype=self.dtype)
+            eps = torch.stack([torch.randn((phase.samples, b, H), generator=g, dtype=self.dtype)
+                               for g in self.noise]).to(self.device)
             self.optimizer.zero_grad(set_to_none=True)
             loss = torch.zeros(K, dtype=self.dtype, device=self.device)
-            size = self._points_per_chunk(1 if eps is None else eps.shape[1])
+            size = self._points_per_chunk(eps.shape[1])
             for a in range(0, b, size):  # gradients accumulated over chunks of points (all members at once)
                 part = -self._forward(self.params, self.buffers, xb[:, a:a + size],
-                                      None if eps is None else eps[:, :, a:a + size]) * (min(size, b - a) / b)
+                                      eps[:, :, a:a + size]) * (min(size, b - a) / b)
                 part.sum().backward()
                 loss += part.detach()
             self._mark_nonfinite(loss)

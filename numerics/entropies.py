@@ -1,19 +1,15 @@
 """Closed-form "three entropies" values: what the ELBO equals at stationary points (per data point).
 
 One function per formula of the paper, named like the maths. All take their dtype and device from
-their inputs and are differentiable. `three_entropies(model, x)` dispatches on the model kind.
+their inputs and are differentiable. `numerics.estimators.three_entropies(model, x)` dispatches on
+the model kind (this module imports nothing from the package: data flow one way).
 """
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .estimators import Design
-    from .models import GaussianVAE
 
 _LOG_2PI_E = math.log(2.0 * math.pi) + 1.0
 
@@ -58,15 +54,3 @@ def entropy_sum_vae3(log_sigma2_expect: Tensor, tau2: Tensor) -> Tensor:
     D = log_sigma2_expect.shape[-1]
     return (0.5 * torch.log(tau2).sum(-1).mean() - 0.5 * log_sigma2_expect.sum(-1).mean()
             - 0.5 * D * _LOG_2PI_E)
-
-
-def three_entropies(model: "GaussianVAE", x: Tensor, design: "Design | None" = None) -> Tensor:
-    """The three-entropy value S of `model` on data `x` (per data point), dispatching on `model.kind`.
-
-    Linear VAE: Eq. 33; VAE-1: Eq. 25; VAE-2: Eq. 20; VAE-3: Eq. 39, whose E_q log sigma_d^2 needs a
-    design (`numerics.estimators`); if none is given a scrambled-Sobol design of 256 shared points
-    (seed 0) is used. The design is ignored by the other kinds.
-    """
-    from .estimators import entropy_sum  # local import: estimators imports this module
-
-    return entropy_sum(model, x, design)

@@ -5,9 +5,8 @@ import pytest
 import torch
 from torch.distributions import Normal
 
-from numerics.entropies import (entropy_sum_linear, entropy_sum_vae1, entropy_sum_vae2, entropy_sum_vae3,
-                                gaussian_entropy, three_entropies)
-from numerics.estimators import gauss_hermite_design, sobol_design
+from numerics.entropies import entropy_sum_linear, entropy_sum_vae1, entropy_sum_vae2, entropy_sum_vae3, gaussian_entropy
+from numerics.estimators import gauss_hermite_design, sobol_design, three_entropies
 from numerics.models import MODEL_KINDS, build_model
 
 g = torch.Generator().manual_seed(11)
