@@ -42,7 +42,9 @@ from numerics.models import build_model  # noqa: E402
 from numerics.protocols import Phase, Protocol  # noqa: E402
 from numerics.rundir import RunDir  # noqa: E402
 from numerics.training import Trainer  # noqa: E402
-from numerics.verify import K_SE, evaluate_fresh, run_verification  # noqa: E402
+from numerics.evaluation import evaluate_fresh  # noqa: E402
+from numerics.verdict import K_SE  # noqa: E402
+from numerics.verify import run_verification  # noqa: E402
 
 CASES = [("vae3", "ring", "exp", "exp"), ("vae3", "ring", "exp", "softplus"), ("vae3", "ring", "softplus", "exp")]
 

@@ -23,10 +23,15 @@ one epoch; `numerics.protocols.get_protocol("paper")`). `fast` = the same generi
 fresh reparametrised samples, all parameters jointly, no closed-form variance step) with small
 mini-batches, one sample per point and a stepwise learning-rate decay (`fast_protocol`).
 
-Verdicts. Per member (summary.json, check "prop3" etc.): PASS when |F - S| <= 4 standard errors of the
-fresh-sample gap + rel_tol x |F| (rel_tol default 5e-3: the paper's level, "below 0.5 %" for Fig. 1c).
-Sweep (aggregate.json `checks`, exit status): no member diverged, and the median final rel_gap <= rel_tol.
-Exit status: 0 all sweep checks passed; 1 a check failed; 2 usage error.
+Verdicts. Per member (summary.json), after training, by the rules of `numerics.verify`
+(`numerics.verdict`): the certificate of the member's trained parameters (float64: the gap identity
+and the exact slope along every variance-scaling orbit, to round-off) and the convergence grade of
+its last logged fresh-sample evaluation; there is no control run per member. Status PASS / FAIL /
+NOT-COVERED / NOT-CONVERGED with a one-line reason. Sweep (aggregate.json `checks` and `status`): FAIL
+when a member diverged, failed its certificate or did not finish; else NOT-COVERED when a member's
+parametrisation has no orbit; else NOT-CONVERGED when the median final rel_gap is above --rel-tol
+(default 5e-3: the paper's level, "below 0.5 %" for Fig. 1c); else PASS.
+Exit status: 0 PASS; 1 FAIL; 2 usage error; 4 NOT-COVERED; 5 NOT-CONVERGED.
 """
 from __future__ import annotations
 
@@ -35,12 +40,13 @@ import json
 import math
 import sys
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from numerics import verdict
 from numerics.batched import EVAL_SEED_OFFSET, BatchedTrainer, Member, initial_state
 from numerics.cli import EXIT_USAGE, OneLineParser
 from numerics.data import DATA_NAMES, load_data
@@ -49,19 +55,15 @@ from numerics.links import LINKS
 from numerics.models import MODEL_KINDS, build_model
 from numerics.protocols import DTYPES, Phase, Protocol, get_protocol
 from numerics.rundir import RunDir, json_safe, write_json_atomic
-from numerics.verify import CLAIMS, UsageError, resolve_device, versions
+from numerics.verdict import CLAIMS, EXIT_CODES, PAPER_LEVEL
+from numerics.verify import DEFAULT_DATA, UsageError, resolve_device, versions
 
-CLAIM_TITLES = {"cor1": "Cor. 1 (Eq. 33)", "prop2": "Prop. 2 (Eq. 25)", "prop1": "Prop. 1 (Eq. 20)",
-                "prop3": "Prop. 3 (Eq. 39)"}
-DEFAULT_DATA = {"linear": "ppca", "vae1": "mnist", "vae2": "ppca", "vae3": "ring"}
 PROTOCOLS = ("fast", "paper")
-K_SE = 4.0
-"""Member tolerance: this many standard errors of the fresh-sample gap, plus rel_tol x |F|."""
-DEFAULT_REL_TOL = 5e-3
-"""The paper's level for VAE-3 on PCA-ring (Fig. 1c, Appendix C.2: average absolute error below 0.5 %)."""
+DEFAULT_REL_TOL = PAPER_LEVEL
+"""The median check's level: the paper's for VAE-3 on PCA-ring (Fig. 1c, Appendix C.2: average
+absolute error below 0.5 %)."""
 RUN_PREFIX = "run-seed"
 AGGREGATE = "aggregate.json"
-EXIT_PASS, EXIT_FAIL = 0, 1  # and numerics.cli.EXIT_USAGE = 2
 
 FAST_SCHEDULE = ((0.5, 1.0), (0.2, 1 / 4), (0.15, 1 / 16), (0.15, 1 / 64))
 """Fast protocol: (fraction of the epochs, learning rate / lr) per phase; each phase a new Adam."""
@@ -131,37 +133,41 @@ def run_dir_name(seed: int) -> str:
 # verdicts
 # ---------------------------------------------------------------------------------------------------
 
-def member_tolerance(row: dict, rel_tol: float) -> tuple[float | None, str]:
-    se = row.get("gap_se") or 0.0
-    elbo = row.get("elbo")
-    if elbo is None:
-        return None, "no finite ELBO"
-    return (K_SE * se + rel_tol * abs(elbo),
-            f"{K_SE:g} x Monte Carlo standard error of the fresh-sample gap ({se:.3g}) + {rel_tol:g} x |F| "
-            f"(the paper's Fig. 1c level is 5e-3)")
+def member_certificate(model_config: dict, member: Member) -> verdict.Certificate:
+    """`verdict.certificate` of a trained member (float64 copy of its parameters, its own data and seed)."""
+    model = build_model(**model_config)
+    model.load_state_dict(member.state["model"])
+    return verdict.certificate(model, member.x, member.seed)
 
 
-def member_summary(config: dict, row: dict | None, failure: str | None, seconds: float, rel_tol: float) -> dict:
-    """summary.json of one member from its last logged (fresh-sample) evaluation."""
+def member_summary(config: dict, row: dict | None, failure: str | None, seconds: float,
+                   cert: verdict.Certificate | None) -> dict:
+    """summary.json of one member: the certificate of its trained parameters and the convergence grade
+    of its last logged (fresh-sample) evaluation, decided by `verdict.decide` (no control run)."""
     claim = CLAIMS[config["model"]]
     row = row or {}
-    tol, reason = member_tolerance(row, rel_tol) if row else (None, "no evaluation")
-    gap = row.get("gap")
-    ok = failure is None and gap is not None and tol is not None and abs(gap) <= tol
-    check = {"name": claim, "claim": claim, "status": "PASS" if ok else "FAIL",
-             "value": None if gap is None else abs(gap), "tolerance": tol,
-             "detail": failure or f"{CLAIM_TITLES[claim]}: |F - S| on fresh samples vs {reason}"}
-    return {"model": config["model"], "claim": claim, "status": check["status"], "message": failure,
+    conv = verdict.convergence(row) if row else None
+    checks: list[verdict.Check] = []
+    if failure is not None or cert is None or conv is None:
+        status, reason = "FAIL", failure or "no evaluation was logged"
+    else:
+        checks = [*verdict.certificate_checks(config["model"], cert), verdict.convergence_check(config["model"], conv)]
+        status, reason = verdict.decide(checks, cert, conv, control_ran=False)
+    tol, tol_reason = verdict.stationary_tolerance(row) if row.get("elbo") is not None else (None, "no evaluation")
+    return {"model": config["model"], "claim": claim, "status": status, "reason": reason, "message": failure,
+            "certificate": None if cert is None else cert.to_dict(),
+            "convergence": None if conv is None else conv.to_dict(),
             "elbo": row.get("elbo"), "elbo_se": row.get("elbo_se"), "entropy_sum": row.get("entropy_sum"),
-            "gap": gap, "gap_se": row.get("gap_se"), "rel_gap": row.get("rel_gap"),
+            "gap": row.get("gap"), "gap_se": row.get("gap_se"), "rel_gap": row.get("rel_gap"),
             "residual_decoder": row.get("residual_decoder"), "residual_prior": row.get("residual_prior"),
-            "identity_error": row.get("identity_error"), "tolerance": tol, "tolerance_reason": reason,
+            "identity_error": row.get("identity_error"), "tolerance": tol, "tolerance_reason": tol_reason,
             "latent_dim": config["latent_dim"], "data_dim": config.get("data_dim"), "steps": row.get("step"),
             "seconds": seconds, "device": config["device"], "dtype": config["dtype"], "seed": config["seed"],
-            "protocol": config["protocol"], "data": config["data"], "versions": config["versions"],
-            "evaluation": {"kind": "mc", "samples": config["eval_samples"],
-                           "seed": config["seed"] + EVAL_SEED_OFFSET},
-            "checks": [check], "control": None, "batched": config["sweep"]}
+            "protocol": config["protocol"], "data": config["data"], "enc_link": config["enc_link"],
+            "dec_link": config["dec_link"], "versions": config["versions"],
+            "evaluation": {"kind": "analytic" if config["model"] == "linear" else "mc",
+                           "samples": config["eval_samples"], "seed": config["seed"] + EVAL_SEED_OFFSET},
+            "checks": [asdict(c) for c in checks], "control": None, "batched": config["sweep"]}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -189,6 +195,20 @@ def _quantiles(values: list[float]) -> dict:
     a = np.asarray(values, dtype=float)
     q25, med, q75 = np.quantile(a, [0.25, 0.5, 0.75])
     return {"n": int(a.size), "median": float(med), "q25": float(q25), "q75": float(q75)}
+
+
+def _seeds(seeds: list[int]) -> str:
+    return f": seeds {seeds}" if seeds else ""
+
+
+def sweep_status(checks: list[dict]) -> str:
+    """The sweep's status by the rules of `verdict.decide`: FAIL (a member diverged, failed its
+    certificate or did not finish) before NOT-COVERED before NOT-CONVERGED (median rel_gap above
+    --rel-tol) before PASS."""
+    for status in ("FAIL", "NOT-COVERED", "NOT-CONVERGED"):
+        if any(c["status"] == status for c in checks):
+            return status
+    return "PASS"
 
 
 def aggregate(dirs: list[Path], *, rel_tol: float = DEFAULT_REL_TOL) -> dict:
@@ -232,14 +252,21 @@ def aggregate(dirs: list[Path], *, rel_tol: float = DEFAULT_REL_TOL) -> dict:
     failed = [c["seed"] for c, s in finished if s.get("message")]
     finals = [s["rel_gap"] for _, s in finished if s.get("rel_gap") is not None and not s.get("message")]
     final = _quantiles(finals) if finals else {"n": 0, "median": None, "q25": None, "q75": None}
-    member_pass = sum(1 for _, s in finished if s.get("status") == "PASS")
+    statuses = {status: sum(1 for _, s in finished if s.get("status") == status) for status in verdict.STATUSES}
+    uncertified = [c["seed"] for c, s in finished if s.get("status") == "FAIL" and not s.get("message")]
+    not_covered = [c["seed"] for c, s in finished if s.get("status") == "NOT-COVERED"]
     checks = [
         {"name": "no-divergence", "status": "PASS" if not failed else "FAIL", "value": len(failed), "tolerance": 0,
          "detail": "members whose training diverged (non-finite loss or parameters)"},
+        {"name": "certificates", "status": "PASS" if not uncertified else "FAIL", "value": len(uncertified),
+         "tolerance": 0, "detail": f"members whose certificate failed (numerics.verdict){_seeds(uncertified)}"},
         {"name": "median-rel-gap", "status": "PASS" if final["median"] is not None and final["median"] <= rel_tol
-         else "FAIL", "value": final["median"], "tolerance": rel_tol,
+         else "NOT-CONVERGED", "value": final["median"], "tolerance": rel_tol,
          "detail": "median over members of the final |F - S| / |F| (fresh samples) vs the paper's level"},
     ]
+    if not_covered:
+        checks.append({"name": "covered", "status": "NOT-COVERED", "value": len(not_covered), "tolerance": 0,
+                       "detail": f"members whose parametrisation has no variance-scaling orbit{_seeds(not_covered)}"})
     unfinished = [c["seed"] for c, _, s, _ in runs if s is None]
     if unfinished:
         checks.append({"name": "all-finished", "status": "FAIL", "value": len(unfinished), "tolerance": 0,
@@ -248,11 +275,12 @@ def aggregate(dirs: list[Path], *, rel_tol: float = DEFAULT_REL_TOL) -> dict:
     return json_safe({
         "model": config.get("model"), "data": config.get("data"), "protocol": config.get("protocol"),
         "protocol_def": config.get("protocol_def"), "runs": len(runs), "finished": len(finished),
-        "seeds": [c["seed"] for c, *_ in runs], "failed_seeds": failed, "members_pass": member_pass,
+        "seeds": [c["seed"] for c, *_ in runs], "failed_seeds": failed, "members_pass": statuses["PASS"],
+        "member_statuses": statuses,
         "rel_tol": rel_tol, "final_rel_gap": final,
         "final_seconds": max((s.get("seconds") or 0.0 for _, s in finished), default=None),
         "curve": curve, "checks": checks,
-        "status": "PASS" if all(c["status"] == "PASS" for c in checks) and runs else "FAIL",
+        "status": sweep_status(checks) if runs else "FAIL",
         "sources": [str(p) for *_, p in runs]})
 
 
@@ -330,7 +358,7 @@ def run_sweep(opts: dict, *, progress: bool = True, stop_after: int | None = Non
         rd = RunDir(out / run_dir_name(member.seed))
         rows = rd.read_metrics()
         rd.write_summary(member_summary(configs[member.seed], rows[-1] if rows else None, member.failure,
-                                        time.perf_counter() - t_start, opts["rel_tol"]))
+                                        time.perf_counter() - t_start, None))
 
     for key in sorted(groups):
         entries = groups[key]
@@ -351,7 +379,7 @@ def run_sweep(opts: dict, *, progress: bool = True, stop_after: int | None = Non
             rd = RunDir(out / run_dir_name(member.seed))
             rows = rd.read_metrics()
             rd.write_summary(member_summary(configs[member.seed], rows[-1] if rows else None, None,
-                                            float(member.state["elapsed"]), opts["rel_tol"]))
+                                            float(member.state["elapsed"]), member_certificate(model_config, member)))
     result = aggregate([out], rel_tol=opts["rel_tol"])
     result["shard"] = opts["shard"]
     result["shard_seeds"] = seeds
@@ -371,8 +399,10 @@ def _parser() -> argparse.ArgumentParser:
         description="Train many independent runs (one seed each: own data, init, batches, samples, Adam state) "
                     "of one VAE as one batched computation; write a run directory per member and aggregate.json "
                     "(median and interquartile range of |F - S|/|F| over training, as in Fig. 1 bottom).",
-        epilog="Exit status: 0 every sweep check passed (no divergence, median final rel_gap <= --rel-tol); "
-               "1 a check failed; 2 usage error. Re-running the same command resumes a killed sweep.")
+        epilog="Exit status: 0 PASS (no member diverged or failed its certificate, median final rel_gap <= "
+               "--rel-tol); 1 FAIL (a member diverged, failed its certificate or did not finish); 2 usage error; "
+               "4 NOT-COVERED (a member's parametrisation has no variance-scaling orbit); 5 NOT-CONVERGED "
+               "(median final rel_gap above --rel-tol). Re-running the same command resumes a killed sweep.")
     p.add_argument("--model", default="vae3", help=f"model kind: {', '.join(MODEL_KINDS)} (default vae3)")
     p.add_argument("--data", default=None, help=f"data set: {', '.join(DATA_NAMES)} (default: the paper's for the model)")
     p.add_argument("--runs", type=int, default=10, help="number of runs (seeds seed0 .. seed0+runs-1), default 10")
@@ -480,7 +510,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"numerics.sweep: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     print(json.dumps(result, indent=2) if args.json else format_table(result))
-    return EXIT_PASS if result["status"] == "PASS" else EXIT_FAIL
+    return EXIT_CODES[result["status"]]
 
 
 if __name__ == "__main__":

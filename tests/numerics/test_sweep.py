@@ -74,12 +74,13 @@ def sweeps(tmp_path_factory):
 
 def test_sweep_writes_run_dirs_and_aggregate(sweeps):
     _, whole, s0, s1, codes = sweeps
-    assert codes == [1, 1, 1]  # 3 epochs do not reach the paper's rel_gap: the sweep must say FAIL
+    assert codes == [5, 5, 5]  # 3 epochs do not reach the paper's rel_gap: the sweep must say NOT-CONVERGED
     assert sorted(p.name for p in whole.glob("run-seed*")) == [f"run-seed000{i}" for i in range(4)]
     assert sorted(p.name for p in s0.glob("run-seed*")) == ["run-seed0000", "run-seed0002"]
     assert sorted(p.name for p in s1.glob("run-seed*")) == ["run-seed0001", "run-seed0003"]
     result = json.loads((whole / "aggregate.json").read_text())
-    assert result["runs"] == 4 and result["finished"] == 4 and result["status"] == "FAIL"
+    assert result["runs"] == 4 and result["finished"] == 4 and result["status"] == "NOT-CONVERGED"
+    assert result["member_statuses"]["NOT-CONVERGED"] == 4 and result["checks"][1]["status"] == "PASS"
     assert [row["step"] for row in result["curve"]] == [0, 1, 2, 3]
     run = load_run(whole / "run-seed0002")  # docs/interfaces.md: the run directory reads back
     assert run.config["seed"] == 2 and run.model is not None and run.summary["claim"] == "prop3"
@@ -89,6 +90,10 @@ def test_sweep_writes_run_dirs_and_aggregate(sweeps):
     last = run.metrics[-1]
     assert math.isclose(last["rel_gap"], abs(last["gap"]) / abs(last["elbo"]), rel_tol=1e-12)
     assert run.summary["rel_gap"] == last["rel_gap"]
+    assert run.summary["status"] == "NOT-CONVERGED" and run.summary["reason"]
+    cert = run.summary["certificate"]
+    assert cert["holds"] and cert["covered"] and cert["design"]["points"] == 48
+    assert run.summary["convergence"]["grade"] == "not-converged"
 
 
 def test_aggregate_over_shards_equals_aggregate_over_whole(sweeps):
@@ -118,25 +123,26 @@ def test_aggregate_refuses_duplicate_seeds_and_mixed_sweeps(sweeps, tmp_path):
     with pytest.raises(ValueError, match="more than one run directory"):
         sweep.aggregate([whole, s0])
     other = tmp_path / "other"
-    assert _run([*TINY, "--runs", 1, "--seed0", 9, "--epochs", 2, "--out", other]) == 1
+    assert _run([*TINY, "--runs", 1, "--seed0", 9, "--epochs", 2, "--out", other]) == 5
     with pytest.raises(ValueError, match="not one sweep"):
         sweep.aggregate([whole, other])
 
 
 def test_aggregate_cli_merges_shards(sweeps, tmp_path, capsys):
     _, _, s0, s1, _ = sweeps
-    assert _run(["--aggregate", s0, s1, "--out", tmp_path / "agg", "--json"]) == 1
+    assert _run(["--aggregate", s0, s1, "--out", tmp_path / "agg", "--json"]) == 5
     printed = json.loads(capsys.readouterr().out)
     assert printed["seeds"] == [0, 1, 2, 3]
     assert json.loads((tmp_path / "agg" / "aggregate.json").read_text())["seeds"] == [0, 1, 2, 3]
 
 
-def _fake_run(path, seed: int, rel_gaps: list[float], message: str | None = None) -> None:
+def _fake_run(path, seed: int, rel_gaps: list[float], message: str | None = None, status: str = "PASS") -> None:
     rd = RunDir(path)
     rd.create({"model": "vae3", "data": "ring", "protocol": "fast", "seed": seed})
     for step, r in enumerate(rel_gaps):
         rd.append_metrics({"step": step, "elbo": 10.0, "entropy_sum": 10.0 - 10.0 * r, "rel_gap": r})
-    rd.write_summary({"status": "PASS", "rel_gap": rel_gaps[-1], "message": message, "seconds": 1.0})
+    rd.write_summary({"status": "FAIL" if message else status, "rel_gap": rel_gaps[-1], "message": message,
+                      "seconds": 1.0})
 
 
 def test_sweep_verdict_passes_small_gaps_and_fails_large_gaps_or_divergence(tmp_path):
@@ -146,10 +152,40 @@ def test_sweep_verdict_passes_small_gaps_and_fails_large_gaps_or_divergence(tmp_
     good, bad = sweep.aggregate([tmp_path / "good"]), sweep.aggregate([tmp_path / "bad"])
     assert good["status"] == "PASS" and math.isclose(good["final_rel_gap"]["median"], 0.002)
     assert good["curve"][1]["median"] == 0.01 and good["curve"][2]["q75"] == pytest.approx(0.0025)
-    assert bad["status"] == "FAIL" and bad["checks"][1]["status"] == "FAIL"
+    assert bad["status"] == "NOT-CONVERGED" and bad["checks"][2]["status"] == "NOT-CONVERGED"
     _fake_run(tmp_path / "good" / "run-seed0003", 3, [0.3, 0.001], message="diverged at step 2")
     diverged = sweep.aggregate([tmp_path / "good"])
     assert diverged["status"] == "FAIL" and diverged["failed_seeds"] == [3]
+
+
+def test_a_member_that_failed_its_certificate_fails_the_sweep_and_not_covered_members_show(tmp_path):
+    for seed in range(3):
+        _fake_run(tmp_path / "s" / f"run-seed{seed:04d}", seed, [0.3, 0.001])
+    _fake_run(tmp_path / "s" / "run-seed0003", 3, [0.3, 0.001], status="NOT-COVERED")
+    result = sweep.aggregate([tmp_path / "s"])
+    assert result["status"] == "NOT-COVERED" and result["member_statuses"]["NOT-COVERED"] == 1
+    _fake_run(tmp_path / "s" / "run-seed0004", 4, [0.3, 0.001], status="FAIL")
+    result = sweep.aggregate([tmp_path / "s"])
+    assert result["status"] == "FAIL" and result["checks"][1]["value"] == 1 and "seeds [4]" in result["checks"][1]["detail"]
+
+
+def test_member_summary_uses_the_rules_of_verify():
+    from numerics.data import load_data
+    from numerics.models import build_model
+    from numerics.verdict import certificate
+
+    x = load_data("ring", n_train=60, n_test=0).x_train
+    config = {"model": "vae3", "latent_dim": 2, "device": "cpu", "dtype": "float64", "seed": 0, "protocol": "fast",
+              "data": "ring", "enc_link": "exp", "dec_link": "softplus", "versions": {}, "eval_samples": 8,
+              "sweep": {}}
+    cert = certificate(build_model("vae3", 10, 2, hidden=(4,), dec_link="softplus"), x, 0)
+    row = {"elbo": 10.0, "gap": 1e-5, "gap_se": 1e-5, "entropy_sum": 10.0 - 1e-5, "rel_gap": 1e-6, "step": 3}
+    summary = sweep.member_summary(config, row, None, 1.0, cert)
+    assert summary["status"] == "NOT-COVERED" and summary["control"] is None
+    cert = certificate(build_model("vae3", 10, 2, hidden=(4,)), x, 0)
+    assert sweep.member_summary(dict(config, dec_link="exp"), row, None, 1.0, cert)["reason"].endswith(
+        "grade stationary (rel_gap 1e-06 measured)")
+    assert sweep.member_summary(config, None, "diverged at step 2", 1.0, None)["status"] == "FAIL"
 
 
 # -- resume --------------------------------------------------------------------------------------------
