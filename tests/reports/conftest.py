@@ -1,8 +1,8 @@
 """Fixture results in the format of docs/interfaces.md: a proofs JSON file and small run directories.
 
 The numbers are synthetic (a gap decaying like exp(-step/tau) towards zero, residuals that add up
-to it) but every key that the contract names is present, so the report is exercised end to end
-without training a network or running SymPy.
+to it) but every key that the contract names is present (status, reason, certificate, convergence,
+checks, control), so the report is exercised end to end without training a network or running SymPy.
 """
 
 from __future__ import annotations
@@ -80,17 +80,41 @@ def write_run(path: Path, model: str, seed: int = 0, protocol: str = "fast", sta
     (path / "config.json").write_text(json.dumps({"model": model, "protocol": protocol, "seed": seed,
                                                   "device": "cpu", "batch_size": 2000, "lr": 1e-3}))
     (path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"step": 9')  # killed
-    summary = {"model": model, "claim": MODEL_CLAIMS[model], "status": status, "elbo": last["elbo"],
+    claim = MODEL_CLAIMS[model].split("/")[0]
+    certificate = {"elbo": last["elbo"], "identity_error": 3e-15, "tolerance": 2e-9, "holds": status != "FAIL",
+                   "covered": status != "NOT-COVERED", "worst_error": 3e-15, "seconds": 0.05,
+                   "design": {"kind": "mc", "points": 256, "samples_per_point": 8, "seed": 5_000_011},
+                   "orbits": [{"name": name, "slope": -r, "predicted": -r, "error": 0.0, "frozen": False,
+                               "missing": None}
+                              for name, r in (("decoder", last["residual_decoder"]),
+                                              ("prior 0", 0.5 * last["residual_prior"][0]),
+                                              ("prior 1", 0.5 * last["residual_prior"][1]))]}
+    grade = "not-converged" if status == "NOT-CONVERGED" else "paper-level"
+    convergence = {"rel_gap": abs(last["rel_gap"]), "se": 1e-5, "upper": abs(last["rel_gap"]) + 4e-5,
+                   "gap": last["gap"], "gap_se": 1e-4, "gap_over_se": 3.0, "stationary_tolerance": 4e-4,
+                   "stationary": False, "grade": grade, "paper_level": 5e-3}
+    summary = {"model": model, "claim": MODEL_CLAIMS[model], "status": status,
+               "reason": f"status {status} of a fixture run", "certificate": certificate,
+               "convergence": convergence, "elbo": last["elbo"],
                "elbo_se": 0.01, "entropy_sum": last["entropy_sum"], "gap": last["gap"], "rel_gap": last["rel_gap"],
-               "tolerance": 1e-3, "tolerance_reason": "3 Monte Carlo standard errors of the sampled ELBO",
+               "tolerance": 1e-3, "tolerance_reason": "4 standard errors of the fresh gap estimate",
                "latent_dim": 2, "seconds": 1.5, "device": "cpu", "seed": seed, "protocol": protocol,
                "data": "synthetic", "versions": {"torch": "2.x"},
-               "checks": [{"name": "gap identity error", "claim": "gap", "status": "PASS",
-                           "value": 3e-13, "tolerance": 1e-9, "detail": "float64 round-off"}]}
+               "checks": [{"name": "certificate-identity", "claim": "gap", "status": "PASS",
+                           "value": 3e-15, "tolerance": 2e-9, "detail": "float64 round-off"},
+                          {"name": "certificate-orbits", "claim": claim, "status": "PASS",
+                           "value": 0.0, "tolerance": 2e-9, "detail": "exact slopes"},
+                          {"name": "convergence", "claim": claim,
+                           "status": "NOT-CONVERGED" if status == "NOT-CONVERGED" else "PASS",
+                           "value": abs(last["rel_gap"]), "tolerance": 5e-3, "detail": f"grade {grade}"}]}
     if with_control:
         control_rows = metrics_rows(model, steps, tau=60.0, offset=0.8, control=True)
         summary["control"] = {"gap": control_rows[-1]["gap"], "predicted_gap": control_rows[-1]["gap"],
-                              "status": "PASS"}
+                              "status": "PASS", "grade": "not-converged", "decoder_slope": -0.8,
+                              "decoder_frozen": True}
+        summary["checks"] += [{"name": name, "claim": "gap" if name == "control-identity" else claim,
+                               "status": "PASS", "value": 0.8, "tolerance": 1e-3, "detail": "control"}
+                              for name in ("control-identity", "control-detected", "control-certificate")]
         control = path / "control"
         control.mkdir(exist_ok=True)
         (control / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in control_rows))

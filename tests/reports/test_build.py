@@ -121,3 +121,107 @@ def test_paper_variants_are_grouped_by_batch_size_and_learning_rate(tmp_path, ru
         (path / "config.json").write_text(json.dumps(config))
     groups = {g.variant: len(g.runs) for g in group_runs(find_runs(tmp_path / "v"))}
     assert groups == {"batch 100": 2, "lr 0.005": 1}
+
+
+# ---------------------------------------------------------------- issue 16, item 1: only what was checked
+
+@pytest.fixture
+def text_only(monkeypatch):
+    """Builds without figures and PDF (tested above): these tests read the verdict, report.md and stderr."""
+    import reports.build as build_module
+    monkeypatch.setattr(build_module, "make_figures", lambda data, out: ([], []))
+    monkeypatch.setattr(build_module, "render_pdf", lambda content, out, path: None)
+
+
+def _edit_summary(path: Path, **changes) -> None:
+    summary = json.loads((path / "summary.json").read_text())
+    for key, value in changes.items():
+        if value is None:
+            summary.pop(key, None)
+        else:
+            summary[key] = value
+    (path / "summary.json").write_text(json.dumps(summary))
+
+
+def _only(runs_root: Path, keep: str) -> None:
+    """Delete every fixture run directory except `keep` (a model) and the paper runs."""
+    import shutil
+    for model in ("linear", "vae1", "vae2", "vae3"):
+        if model != keep:
+            shutil.rmtree(runs_root / f"verify-{model}")
+
+
+def _all_failed(root: Path) -> None:
+    for path in root.rglob("summary.json"):
+        if path.parent.name != "control":
+            _edit_summary(path.parent, status="FAIL", reason="check certificate-orbits failed: 1e-3 vs 2e-9")
+
+
+def _diverged(root: Path) -> None:
+    _edit_summary(root / "verify-vae3", status="FAIL", certificate=None, convergence=None, checks=[],
+                  reason="training diverged: vae3/fast: training diverged at step 12", error="diverged at step 12")
+
+
+def _paper_run_failed(root: Path) -> None:
+    write_run(root / "fig1c" / "seed009", "vae3", seed=9, protocol="paper", status="FAIL", with_control=False)
+
+
+def _sweep_member_diverged(root: Path) -> None:
+    path = write_run(root / "sweep" / "run-seed0004", "vae3", seed=4, protocol="paper", with_control=False)
+    message = "run-seed0004: training diverged at step 3"
+    _edit_summary(path, status="FAIL", message=message, reason=message, certificate=None)
+
+
+def _not_converged(root: Path) -> None:
+    _edit_summary(root / "verify-vae3", status="NOT-CONVERGED", reason="certificate holds, rel_gap 2e-2")
+    for path in (root / "fig1c").glob("seed*"):
+        _edit_summary(path, status="NOT-CONVERGED")
+
+
+def _not_covered(root: Path) -> None:
+    _edit_summary(root / "verify-vae1", status="NOT-COVERED", reason="the proposition's hypotheses do not hold")
+
+
+def _no_certificate(root: Path) -> None:
+    for path in root.rglob("summary.json"):
+        if path.parent.name != "control":
+            _edit_summary(path.parent, certificate=None)
+
+
+def _one_model_only(root: Path) -> None:
+    _only(root, "vae3")
+
+
+@pytest.mark.parametrize("corrupt, claim, says", [
+    (_all_failed, None, "status FAIL: check certificate-orbits failed"),
+    (_diverged, "prop3", "training diverged"),
+    (_paper_run_failed, "prop3", "fig1c/seed009 status FAIL"),
+    (_sweep_member_diverged, "prop3", "run-seed0004 status FAIL: run-seed0004: training diverged"),
+    (_not_converged, "prop3", "prop3: no passing numeric check (its runs: NOT-CONVERGED)"),
+    (_not_covered, "prop2", "prop2: no passing numeric check (its runs: NOT-COVERED)"),
+    (_no_certificate, None, "no passing numeric check (its runs: NOT COUNTED)"),
+    (_one_model_only, "prop1", "prop1: no passing numeric check (no run checks it)"),
+])
+def test_every_kind_of_failed_input_exits_1_with_a_report_that_says_why(tmp_path, runs_root, proofs_file, capsys,
+                                                                         text_only, corrupt, claim, says):
+    corrupt(runs_root)
+    code, out = build(tmp_path, runs_root, proofs_file)
+    assert code == 1
+    markdown = (out / "report.md").read_text()
+    assert f"- FAILED: " in markdown and says in markdown, markdown.split("## 1 Summary")[0]
+    assert says in capsys.readouterr().err
+    opening = markdown.split("**Summary.** ", 1)[1].split("\n", 1)[0]
+    assert "NOT VERIFIED" in opening and "Every claim is proved" not in opening
+    if claim is not None:
+        assert summary_row(markdown, claim).count("PASS") == 0
+
+
+def test_the_opening_sentence_counts_claims_and_runs(tmp_path, runs_root, proofs_file, text_only):
+    code, out = build(tmp_path, runs_root, proofs_file)
+    opening = (out / "report.md").read_text().split("**Summary.** ", 1)[1].split("\n", 1)[0]
+    assert code == 0 and "(7 run(s): 7 PASS;" in opening
+    assert "9 of 9 claims are proved symbolically; 6 of 6 claims with a numeric test have a passing run" in opening
+    _only(runs_root, "vae3")   # twin: fewer runs, fewer claims with a passing run, and the sentence says so
+    code, out = build(tmp_path, runs_root, proofs_file)
+    opening = (out / "report.md").read_text().split("**Summary.** ", 1)[1].split("\n", 1)[0]
+    assert code == 1 and "(4 run(s): 4 PASS;" in opening and "2 of 6 claims with a numeric test" in opening

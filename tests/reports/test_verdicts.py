@@ -9,7 +9,7 @@ import pytest
 from reports.collect import ReportData, group_runs, load_proofs_file
 from reports.content import run_group_rows
 from reports.rundirs import find_runs
-from reports.verdicts import claim_rows, overall_passed
+from reports.verdicts import claim_rows, overall_passed, run_failures
 from tests.reports.conftest import CLAIMS, write_run
 
 
@@ -53,9 +53,11 @@ def test_missing_or_unproved_claim_fails(runs_root, proofs_file):
     assert not passed and table["gap"][0] == "MISSING" and table["prop1"][0] == "NUMERIC-ONLY"
 
 
-def test_paper_protocol_runs_are_statistics_not_verdicts(runs_root, proofs_file):
+def test_a_failed_paper_protocol_run_is_a_failure_of_the_report(runs_root, proofs_file):
+    """Issue 16: a run given with --runs that failed counts, whatever its protocol."""
     write_run(runs_root / "fig1c" / "seed009", "vae3", seed=9, protocol="paper", status="FAIL", with_control=False)
     table, passed, data = verdicts(runs_root, proofs_file)
-    assert passed  # the failed reproduction run does not decide the verdict ...
+    assert not passed and table["prop3"] == ("PROVED", "FAILED")
+    assert any("seed009 status FAIL" in line for line in run_failures(data))
     paper = [row for row in run_group_rows(data.groups) if row[1] == "paper"]
-    assert paper[0][3] == "3/4"  # ... but it is counted and shown
+    assert paper[0][3] == "3/4 (1 FAIL)"  # ... and it is counted and shown
