@@ -394,7 +394,8 @@ def _run_control(config: dict, run_dir: RunDir, converged: GaussianVAE, x_train,
     return {"gap": fresh["gap"], "predicted_gap": predicted, "status": status, "reason": reason, "factor": factor,
             "rel_gap": rel_gap(fresh), "grade": conv.grade, "frozen": frozen,
             "decoder_slope": decoder.slope, "decoder_frozen": decoder.frozen,
-            "certificate_holds": cert.holds, "residual_decoder": fresh["residual_decoder"],
+            "certificate_holds": cert.holds, "certificate_seconds": cert.seconds,
+            "residual_decoder": fresh["residual_decoder"],
             "residual_prior": fresh["residual_prior"], "seconds": result.seconds,
             "checks_for_main": [asdict(c) for c in checks]}
 
