@@ -2,8 +2,10 @@
 
 It runs ``proofs`` and ``numerics`` through their public APIs (or reads finished run directories
 given with ``--runs`` and a saved proofs JSON given with ``--proofs``), then writes ``report.md``,
-``report.pdf``, the figures and ``results.json`` into ``--out``. Exit code 0 only when every claim
-is PROVED and every numeric check PASSed; 1 otherwise; 2 for a usage error.
+``report.pdf``, the figures and ``results.json`` into ``--out``. Exit code 0 (VERIFIED) only when
+every claim is PROVED, every claim with a numeric test has a passing run (status PASS: certificate,
+control, convergence at least paper-level) and no run of any protocol failed or diverged; 1
+otherwise, with every reason listed on stderr and in the report; 2 for a usage error.
 """
 
 from __future__ import annotations
@@ -119,7 +121,8 @@ def build(args: argparse.Namespace, command: str) -> ReportContent:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI entry point: 0 all verified, 1 some claim or check failed, 2 usage error."""
+    """CLI entry point: 0 VERIFIED, 1 not verified (a claim unproved, a claim without a passing run, a
+    run failed), 2 usage error."""
     args = parse_args(argv)
     if args.profile not in PROFILES:
         print(f"error: unknown profile {args.profile!r}; valid profiles: {', '.join(PROFILES)}", file=sys.stderr)
