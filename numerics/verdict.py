@@ -59,7 +59,6 @@ CLAIM_TITLES = {"cor1": "Cor. 1 (Eq. 33)", "prop2": "Prop. 2 (Eq. 25)", "prop1":
 STATUSES = ("PASS", "FAIL", "NOT-COVERED", "NOT-CONVERGED")
 EXIT_CODES = {"PASS": 0, "FAIL": 1, "NOT-COVERED": 4, "NOT-CONVERGED": 5}
 """Exit status per run status (2 = usage error and 3 = training diverged are the CLIs' own)."""
-GRADES = ("stationary", "paper-level", "not-converged")
 
 CERTIFICATE_REL = 1e-10
 """Certificate tolerance relative to max(1, |F|): float64 round-off (see the module docstring)."""
