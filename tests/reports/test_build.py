@@ -208,7 +208,7 @@ def test_every_kind_of_failed_input_exits_1_with_a_report_that_says_why(tmp_path
     code, out = build(tmp_path, runs_root, proofs_file)
     assert code == 1
     markdown = (out / "report.md").read_text()
-    assert f"- FAILED: " in markdown and says in markdown, markdown.split("## 1 Summary")[0]
+    assert "- FAILED: " in markdown and says in markdown, markdown.split("## 1 Summary")[0]
     assert says in capsys.readouterr().err
     opening = markdown.split("**Summary.** ", 1)[1].split("\n", 1)[0]
     assert "NOT VERIFIED" in opening and "Every claim is proved" not in opening
