@@ -16,8 +16,11 @@ its value and the allowed range:
   that does not fit is refused with the largest value of the option that dominates it that would fit,
   the other options as given: `--latent-dim 1e8` is one line instead of an OOM kill at 24 GB.
 
-The estimate is an upper-side order of magnitude (float64 everywhere, every design alive at once), meant
-to turn impossible runs into one line, not to pack a machine to the last byte.
+The estimate is an upper-side order of magnitude of the LIVE tensors (float64 everywhere, every design
+alive at once), meant to turn impossible runs into one line, not to pack a machine to the last byte. It
+does not bound what glibc's heap keeps after those tensors are freed: in a chunked evaluation with wide
+networks and many points per data point the resident memory was measured at 3.8 times what it needs, and
+growing (docs/reliability.md, "Memory").
 """
 from __future__ import annotations
 
