@@ -142,7 +142,7 @@ def _fake_run(path, seed: int, rel_gaps: list[float], message: str | None = None
     for step, r in enumerate(rel_gaps):
         rd.append_metrics({"step": step, "elbo": 10.0, "entropy_sum": 10.0 - 10.0 * r, "rel_gap": r})
     rd.write_summary({"status": "FAIL" if message else status, "rel_gap": rel_gaps[-1], "message": message,
-                      "seconds": 1.0})
+                      "seconds": 1.0, "certificate": None if message else {"holds": status != "FAIL"}})
 
 
 def test_sweep_verdict_passes_small_gaps_and_fails_large_gaps_or_divergence(tmp_path):
@@ -167,6 +167,9 @@ def test_a_member_that_failed_its_certificate_fails_the_sweep_and_not_covered_me
     _fake_run(tmp_path / "s" / "run-seed0004", 4, [0.3, 0.001], status="FAIL")
     result = sweep.aggregate([tmp_path / "s"])
     assert result["status"] == "FAIL" and result["checks"][1]["value"] == 1 and "seeds [4]" in result["checks"][1]["detail"]
+    old = RunDir(tmp_path / "s" / "run-seed0004")  # a FAIL written before the certificate existed: not one
+    old.write_summary({"status": "FAIL", "rel_gap": 0.001, "message": None, "seconds": 1.0})
+    assert sweep.aggregate([tmp_path / "s"])["checks"][1]["status"] == "PASS"
 
 
 def test_member_summary_uses_the_rules_of_verify():
