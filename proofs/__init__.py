@@ -4,12 +4,16 @@ Public API (docs/interfaces.md)::
 
     proofs.CLAIM_NAMES                 # ordered tuple of claim names
     proofs.check_claims(names=None)    # -> list[ClaimResult]; ClaimResult.to_dict() is the JSON
+    proofs.check_claim(claim)          # one claim object, e.g. proofs.claims.prop3.CLAIM
+    proofs.report(results)             # the whole JSON: claims, dependency graph, axioms, coverage
 """
 
 from __future__ import annotations
 
+from proofs.chain import Claim, ErrataClaim, Step
 from proofs.claims import REGISTRY, load_claim
-from proofs.engine import Claim, ClaimResult, Step, StepResult, check_claim, check_step
+from proofs.engine import ClaimResult, StepResult, check_claim
+from proofs.summary import report
 
 CLAIM_NAMES: tuple[str, ...] = tuple(REGISTRY)
 
@@ -26,5 +30,5 @@ def check_claims(names: list[str] | None = None) -> list[ClaimResult]:
     return [check_claim(load_claim(n)) for n in names]
 
 
-__all__ = ["CLAIM_NAMES", "check_claims", "Claim", "ClaimResult", "Step", "StepResult",
-           "check_claim", "check_step"]
+__all__ = ["CLAIM_NAMES", "check_claims", "check_claim", "report", "Claim", "ErrataClaim", "ClaimResult",
+           "Step", "StepResult"]

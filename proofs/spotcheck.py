@@ -1,16 +1,17 @@
 """Independent numeric checks: random-point spot-checks (mpmath) and interval sign checks.
 
-The spot-check never uses the symbolic strategies. It instantiates a step at random points of
-its declared domain and compares both sides with mpmath at 30 significant digits:
+The spot-check never uses the symbolic strategies. It evaluates both sides of a step at random
+points of its declared domain and compares them (relative error REL_TOL at 30 digits):
 
-* integer symbols (sizes such as D, H, N, or an index d) get random integers, after which
-  finite ``Sum``s are expanded and ``Indexed`` entries get random values;
-* undefined functions (e.g. eta1(eps), f(a)) are replaced by test functions whose coefficients
-  are drawn at random at every point (default: quadratic polynomials);
-* steps with ``Integral``s are evaluated in float64 with ``scipy.integrate.quad`` (mpmath
-  quadrature at 30 digits costs ~0.1 s per point), independently of the moment-based
-  ``gaussian_integral`` strategy, with the float64 tolerance FLOAT_REL_TOL; all other steps
-  in mpmath at 30 digits with REL_TOL.
+* integer symbols (sizes D, H, N, ...) get random values in SIZE_RANGE, and generic indices with a
+  declared range (proofs.operators.declare_index) random values inside it; each such draw is an
+  instance, evaluated at POINTS_PER_INSTANCE points;
+* everything else is evaluated by the interpreter of proofs.numeric (sums summed, expectations as
+  averages over a probability measure, derivatives by finite differences, undefined functions as
+  random test functions);
+* steps with ``Integral``s (Gaussian integrals written out) are lambdified and evaluated in
+  float64 with ``scipy.integrate.quad``, independently of the moment-based evaluation of the
+  ``gaussian`` strategy, with the float64 tolerance FLOAT_REL_TOL.
 
 A domain maps a Symbol or IndexedBase to ``(lo, hi)`` (integers for integer symbols) and an
 undefined function class to ``sampler(args) -> (Expr, {coefficient: (lo, hi)})``.
@@ -19,23 +20,27 @@ undefined function class to ``sampler(args) -> (Expr, {coefficient: (lo, hi)})``
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import mpmath
 import sympy as sp
-from sympy.core.function import AppliedUndef, UndefinedFunction
+
+from proofs import numeric
+from proofs.numeric import Unsupported, real_range
+from proofs.operators import Expect, MixtureExpect, index_range
 
 Domain = Mapping[Any, Any]
-FunctionSampler = Callable[[tuple[sp.Expr, ...]], tuple[sp.Expr, dict[sp.Symbol, tuple[float, float]]]]
 
 DIGITS = 30
 REL_TOL = 1e-12
 FLOAT_REL_TOL = 1e-8
 POINTS = 16
-POINTS_WITH_INTEGRALS = 8  # scipy quadrature is the slow part of the whole run
-POINTS_WITH_MULTIPLE_INTEGRALS = 4  # nested quadrature: ~0.3 s per point
+POINTS_WITH_INTEGRALS = 8  # scipy quadrature is the slow part
+POINTS_PER_INSTANCE = 3
+INSTANCES = 2              # size draws for expressions with integer symbols
+SIZE_RANGE = (1, 3)        # sizes D, H, N, I, J: every sum is summed term by term
 DEFAULT_INT_RANGE = (1, 6)
 
 
@@ -51,168 +56,103 @@ class SpotCheck:
     tolerance: float = REL_TOL
 
 
-def _real_range(obj: Any, domain: Domain) -> tuple[float, float]:
-    if obj in domain:
-        return domain[obj]
-    if getattr(obj, "is_positive", None):
-        return (0.3, 3.0)
-    if getattr(obj, "is_negative", None):
-        return (-3.0, -0.3)
-    if getattr(obj, "is_nonnegative", None):
-        return (0.0, 3.0)
-    return (-2.0, 2.0)
-
-
-def _range(s: sp.Symbol, domain: Domain) -> tuple[float, float] | tuple[int, int]:
-    """Sampling range of a symbol; integer symbols get integer ranges."""
-    if s.is_integer:
-        return tuple(int(v) for v in domain.get(s, DEFAULT_INT_RANGE))
-    return _real_range(s, domain)
-
-
-def random_polynomial(args: tuple[sp.Expr, ...]) -> tuple[sp.Expr, dict[sp.Symbol, tuple[float, float]]]:
-    """Default test function c0 + sum c_i a_i + sum c_ii a_i^2; the c's are sampled in (0.2, 1.5)."""
-    cs = [sp.Dummy("c") for _ in range(1 + 2 * len(args))]
-    body = cs[0] + sum(cs[1 + 2 * k] * a + cs[2 + 2 * k] * a**2 for k, a in enumerate(args))
-    return body, {ci: (0.2, 1.5) for ci in cs}
-
-
-def _instantiate(expr: sp.Basic, rng: random.Random, domain: Domain, point: dict[str, Any],
-                 fresh: bool, ranges: dict) -> sp.Basic:
-    """Replace sums, undefined functions, derivatives and Subs by concrete evaluable forms.
-
-    With ``fresh`` the integer symbols are fixed to random integers first (needed when they are
-    summation limits or indices); otherwise they stay symbols and are sampled like the others.
-    """
-    if fresh:
-        ints = {s: rng.randint(*domain.get(s, DEFAULT_INT_RANGE))
-                for s in sorted(expr.free_symbols, key=str) if s.is_integer}
-        point.update({str(s): v for s, v in ints.items()})
-        expr = expr.xreplace({s: sp.Integer(v) for s, v in ints.items()})
-    expr = expr.replace(lambda e: isinstance(e, sp.Sum), lambda e: e.doit())
-    funcs = sorted({a.func for a in expr.atoms(AppliedUndef)}, key=str)
-    for f in funcs:
-        args = sp.symbols(f"_a0:{_arity(expr, f)}", real=True)
-        sampler: FunctionSampler = domain.get(f, random_polynomial)
-        body, coefficient_ranges = sampler(args)
-        ranges.update(coefficient_ranges)
-        point[f"{f}({', '.join(map(str, args))})"] = str(body)
-        expr = expr.subs(f, sp.Lambda(args, body))
-    expr = expr.replace(lambda e: isinstance(e, sp.Derivative), finite_difference)
-    return expr.replace(lambda e: isinstance(e, sp.Subs),
-                        lambda e: e.expr.subs(dict(zip(e.variables, e.point)), simultaneous=True))
-
-
-FD_STEP = sp.Float("1e-6", DIGITS)
-
-
-def finite_difference(d: sp.Derivative) -> sp.Expr:
-    """A Derivative as a central 5-point finite difference (step 1e-6, evaluated at 30 digits).
-
-    Truncation error O(h^4) ~ 1e-24 and rounding ~ 1e-30 / h^k stay far below REL_TOL, and the
-    derivative is thus evaluated numerically, independently of symbolic differentiation.
-    """
-    expr = d.expr
-    for var, count in d.variable_count:
-        for _ in range(count):
-            stencil = [var + k * FD_STEP for k in range(-2, 3)]
-            expr = sp.Derivative(expr, var).as_finite_difference(stencil)
-    return expr
-
-
-def _arity(expr: sp.Basic, f: UndefinedFunction) -> int:
-    return next(len(a.args) for a in expr.atoms(AppliedUndef) if a.func == f)
-
-
 def _as_list(x: Any) -> list[sp.Expr]:
     if isinstance(x, sp.MatrixBase):
         return list(x)
     return [sp.sympify(x)]
 
 
-@dataclass
-class _Prepared:
-    """A step instantiated for evaluation: a lambdified function and what to sample."""
-
-    fn: Callable[..., list]
-    symbols: list[sp.Symbol]
-    ranges: list[tuple[float, float]]
-    names: list[str]
-    use_float: bool
-    point: dict[str, Any]
-
-
-def _prepare(before: Any, after: Any, rng: random.Random, domain: Domain, fresh: bool) -> _Prepared:
-    point: dict[str, Any] = {}
-    coefficient_ranges: dict = {}
-    flat = sp.Tuple(*(_as_list(before) + _as_list(after)))
-    flat = _instantiate(flat, rng, domain, point, fresh, coefficient_ranges)
-    domain = {**domain, **coefficient_ranges}
-    indexed = sorted(flat.atoms(sp.Indexed), key=str)
-    stand_ins = {ix: sp.Dummy(str(ix), real=True) for ix in indexed}
-    flat = flat.xreplace(stand_ins)
-    symbols = list(stand_ins.values()) + sorted(flat.free_symbols - set(stand_ins.values()), key=str)
-    ranges = [_real_range(ix.base, domain) for ix in stand_ins] + \
-             [_range(s, domain) for s in symbols[len(stand_ins):]]
-    names = [str(ix) for ix in stand_ins] + [str(s) for s in symbols[len(stand_ins):]]
-    use_float = flat.has(sp.Integral)
-    modules = ["scipy", "numpy"] if use_float else "mpmath"
-    return _Prepared(sp.lambdify(symbols, list(flat), modules=modules), symbols, ranges, names,
-                     use_float, point)
+def integers(exprs: list[sp.Basic], rng: random.Random, domain: Domain) -> dict[sp.Symbol, int]:
+    """Random values of the integer symbols: sizes first (SIZE_RANGE unless the domain says
+    otherwise), then generic indices inside their declared ranges."""
+    exprs = [e.replace(lambda x: isinstance(x, MixtureExpect), lambda x: x.unfold()) if e.has(MixtureExpect)
+             else e for e in exprs]
+    symbols = sorted({s for e in exprs for s in e.free_symbols if getattr(s, "is_integer", False)
+                      and isinstance(s, sp.Symbol)}, key=str)
+    dimension = Expect.dimension
+    if dimension is not None and any(e.has(Expect) for e in exprs) and dimension not in symbols:
+        symbols.append(dimension)
+    indices = [s for s in symbols if index_range(s) is not None and s not in domain]
+    values: dict[sp.Symbol, int] = {}
+    for s in symbols:
+        if s not in indices:
+            values[s] = rng.randint(*domain.get(s, SIZE_RANGE if str(s)[0].isupper() else DEFAULT_INT_RANGE))
+    for s in indices:
+        lo, hi = index_range(s)
+        for size in sorted((lo.free_symbols | hi.free_symbols) - set(values), key=str):
+            values[size] = rng.randint(*SIZE_RANGE)
+        values[s] = rng.randint(int(lo.xreplace(values)), int(hi.xreplace(values)))
+    return values
 
 
-def _evaluate(prep: _Prepared, rng: random.Random) -> tuple[float, float, dict]:
-    """Evaluate both sides at one random point: (max relative error, max |residual|, point)."""
-    values = [rng.randint(*r) if isinstance(r[0], int) else rng.uniform(*r) for r in prep.ranges]
-    point = dict(prep.point, **dict(zip(prep.names, values)))
-    if prep.use_float:
-        out = [mpmath.mpmathify(complex(v)) for v in prep.fn(*values)]
-    else:
-        with mpmath.workdps(DIGITS):
-            out = prep.fn(*[mpmath.mpf(v) for v in values])
+def _compare(b: list, a: list) -> tuple[float, float]:
+    """(max relative error, max |residual|) between two lists of values."""
+    worst_rel, worst_abs = 0.0, 0.0
     with mpmath.workdps(DIGITS):
-        half = len(out) // 2
-        worst_rel, worst_abs = 0.0, 0.0
-        for b, a in zip(out[:half], out[half:]):
-            b, a = mpmath.mpmathify(b), mpmath.mpmathify(a)
-            if not (mpmath.isfinite(b) and mpmath.isfinite(a)):
+        for x, y in zip(b, a):
+            x, y = mpmath.mpmathify(x), mpmath.mpmathify(y)
+            if not (mpmath.isfinite(x) and mpmath.isfinite(y)):
                 raise ArithmeticError("non-finite value")
-            diff = abs(b - a)
-            worst_rel = max(worst_rel, float(diff / max(1, abs(b), abs(a))))
+            diff = abs(x - y)
+            worst_rel = max(worst_rel, float(diff / max(1, abs(x), abs(y))))
             worst_abs = max(worst_abs, float(diff))
-    return worst_rel, worst_abs, point
+    return worst_rel, worst_abs
 
 
-def _needs_fresh_instance(before: Any, after: Any) -> bool:
-    """Sums and indexed entries (with random integer sizes) are re-instantiated at every point."""
-    exprs = _as_list(before) + _as_list(after)
-    return any(e.has(sp.Sum, sp.Indexed) for e in exprs)
+def _interpreted(before: list, after: list, domain: Domain, rng: random.Random, points: int):
+    """Yield (rel, abs, point) for points evaluated by the interpreter (proofs.numeric)."""
+    exprs = before + after
+    has_integers = any(s.is_integer for e in exprs for s in e.free_symbols if isinstance(s, sp.Symbol))
+    instances = INSTANCES if has_integers or any(e.has(sp.Sum, Expect) for e in exprs) else 1
+    per_instance = max(1, -(-points // instances))
+    for _ in range(instances):
+        ints = integers(exprs, rng, domain)
+        dimension = int(ints.get(Expect.dimension, 2)) if Expect.dimension is not None else 2
+        for _ in range(per_instance):
+            values, point = numeric.evaluate(exprs, rng, dict(domain), ints, dimension)
+            rel, res = _compare(values[:len(before)], values[len(before):])
+            yield rel, res, point
+
+
+def _quadrature(before: list, after: list, domain: Domain, rng: random.Random, points: int):
+    """Yield (rel, abs, point) for steps with Integrals: lambdified, float64, scipy quad."""
+    flat = sp.Tuple(*(before + after))
+    symbols = sorted(flat.free_symbols, key=str)
+    plain = [sp.Symbol(f"v{j}") for j in range(len(symbols))]
+    fn = sp.lambdify(plain, list(flat.xreplace(dict(zip(symbols, plain)))), modules=["scipy", "numpy"], dummify=False)
+    for _ in range(points):
+        values = [rng.uniform(*real_range(s, domain)) for s in symbols]
+        out = [mpmath.mpmathify(complex(v)) for v in fn(*values)]
+        rel, res = _compare(out[:len(before)], out[len(before):])
+        yield rel, res, dict(zip(map(str, symbols), values))
 
 
 def spot_check(before: Any, after: Any, domain: Domain, seed: int = 0, points: int | None = None) -> SpotCheck:
-    """Compare before and after at random points of the domain (mpmath, 30 digits)."""
+    """Compare before and after at random points of the domain (module docstring)."""
     rng = random.Random(seed)
-    evaluated, failures = 0, 0
-    has_integral = any(x.has(sp.Integral) for x in _as_list(before) + _as_list(after))
+    b, a = _as_list(before), _as_list(after)
+    has_integral = any(x.has(sp.Integral) for x in b + a)
     tol = FLOAT_REL_TOL if has_integral else REL_TOL
-    nested = any(len(i.limits) > 1 for x in _as_list(before) + _as_list(after) for i in x.atoms(sp.Integral))
-    default = POINTS_WITH_MULTIPLE_INTEGRALS if nested else POINTS_WITH_INTEGRALS if has_integral else POINTS
-    points = points or default
+    points = points or (POINTS_WITH_INTEGRALS if has_integral else POINTS)
+    if not has_integral and any(x.has(sp.Sum, Expect, sp.Indexed) for x in b + a):
+        points = min(points, INSTANCES * POINTS_PER_INSTANCE)
     worst = SpotCheck(None, 0, 0.0, None, None, tol)
-    fresh = _needs_fresh_instance(before, after)
-    try:
-        prep = None if fresh else _prepare(before, after, rng, domain, fresh)
-    except (ValueError, TypeError, NameError) as exc:  # e.g. a construct lambdify cannot print
-        return SpotCheck(None, 0, 0.0, {"error": str(exc)}, None)
-    while evaluated < points and failures < 2 * points:
+    evaluated, failures = 0, 0
+    runner = _quadrature if has_integral else _interpreted
+    attempts = 0
+    while evaluated < points and attempts < 3:
+        attempts += 1
         try:
-            rel, res, point = _evaluate(_prepare(before, after, rng, domain, fresh) if fresh else prep, rng)
-        except (ArithmeticError, ValueError, TypeError, NameError):
+            for rel, res, point in runner(b, a, domain, rng, points - evaluated):
+                evaluated += 1
+                if worst.worst_point is None or rel > worst.max_rel_error:
+                    worst = SpotCheck(None, 0, rel, point, res, tol)
+                if evaluated >= points:
+                    break
+        except (ArithmeticError, ValueError, ZeroDivisionError, TypeError, NameError, NotImplementedError):
             failures += 1
-            continue
-        evaluated += 1
-        if worst.worst_point is None or rel > worst.max_rel_error:
-            worst = SpotCheck(None, 0, rel, point, res, tol)
+        except Unsupported as exc:
+            return SpotCheck(None, evaluated, worst.max_rel_error, {"error": str(exc)}, None, tol)
     worst.points = evaluated
     worst.agree = None if evaluated < points // 2 else worst.max_rel_error <= tol
     return worst

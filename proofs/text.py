@@ -1,7 +1,11 @@
-"""Plain-text and LaTeX renderings of step statements.
+"""Plain-text and LaTeX renderings of the checked expressions (never hand-written text).
 
 The LaTeX is meant for matplotlib mathtext (used by the report builder), so matrices are
-written as parenthesised tuples instead of matrix environments.
+written as parenthesised tuples instead of matrix environments and ``\\limits`` is dropped.
+
+Long building blocks are shown by a short name registered with :func:`abbreviate` (e.g. the latent
+coordinate nu_nh + sqrt(tau_nh^2) xi_h as z[n, h], a network's first-layer pre-activations as
+u(z_n)): a fixed structural substitution applied to the checked expression for display only.
 """
 
 from __future__ import annotations
@@ -11,28 +15,46 @@ from typing import Any
 import sympy as sp
 
 
-def _text(x: Any) -> str:
+_ABBREVIATIONS: dict[sp.Basic, sp.Basic] = {}
+
+
+def abbreviate(full: sp.Basic, short: sp.Basic) -> None:
+    """Show ``full`` as ``short`` in every rendered expression."""
+    _ABBREVIATIONS[full] = short
+
+
+def shown(x: Any) -> Any:
+    """x with the registered abbreviations applied (for display)."""
+    if isinstance(x, sp.Basic) and _ABBREVIATIONS:
+        return x.xreplace(_ABBREVIATIONS)
+    return x
+
+
+def expression_text(x: Any) -> str:
+    """One-line plain text of an expression (matrices as tuples)."""
     if isinstance(x, sp.MatrixBase):
-        return "(" + ", ".join(sp.sstr(e) for e in x) + ")"
-    return sp.sstr(x)
+        return "(" + ", ".join(sp.sstr(shown(e)) for e in x) + ")"
+    return sp.sstr(shown(x))
 
 
 def _mathtext(latex: str) -> str:
-    """Adapt SymPy's LaTeX to mathtext (which has no \\limits)."""
-    return latex.replace(r"\limits", "")
+    """Adapt SymPy's LaTeX to mathtext (which has no \\limits, \\operatorname or \\displaystyle)."""
+    return (latex.replace(r"\limits", "").replace(r"\operatorname{", r"\mathrm{")
+            .replace(r"\displaystyle ", ""))
 
 
-def _latex(x: Any) -> str:
+def expression_latex(x: Any) -> str:
+    """LaTeX of an expression, using only constructs that mathtext understands."""
     if isinstance(x, sp.MatrixBase):
-        return r"\left(" + ", ".join(_mathtext(sp.latex(e)) for e in x) + r"\right)"
-    return _mathtext(sp.latex(x))
+        return r"\left(" + ", ".join(_mathtext(sp.latex(shown(e))) for e in x) + r"\right)"
+    return _mathtext(sp.latex(shown(x)))
 
 
-def equation_text(lhs: Any, rhs: Any | None) -> str:
+def equation_text(lhs: Any, rhs: Any | None, relation: str = "=") -> str:
     """One-line plain text ``lhs = rhs`` (or just lhs when rhs is None)."""
-    return _text(lhs) if rhs is None else f"{_text(lhs)} = {_text(rhs)}"
+    return expression_text(lhs) if rhs is None else f"{expression_text(lhs)} {relation} {expression_text(rhs)}"
 
 
 def equation_latex(lhs: Any, rhs: Any, relation: str = "=") -> str:
     """LaTeX ``lhs = rhs`` using only constructs that mathtext understands."""
-    return f"{_latex(lhs)} {relation} {_latex(rhs)}"
+    return f"{expression_latex(lhs)} {relation} {expression_latex(rhs)}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from proofs.engine import Claim
+from proofs.chain import Claim, ErrataClaim
 
 REGISTRY: dict[str, str] = {
     name: f"proofs.claims.{name}"
@@ -12,6 +12,6 @@ REGISTRY: dict[str, str] = {
 }
 
 
-def load_claim(name: str) -> Claim:
+def load_claim(name: str) -> Claim | ErrataClaim:
     """The ``CLAIM`` object of the named claim module (KeyError for unknown names)."""
     return importlib.import_module(REGISTRY[name]).CLAIM

@@ -1,45 +1,64 @@
-"""Corollary 2 (Eqs. 40-43): F = E log z-Vol - E_qbar log x-Vol + const, const = (D-H) log 2 - D/2 log(2 pi e)."""
+"""Corollary 2 (VAE-3, Eqs. 40-43): F = E_p log z-Vol - E_qbar log x-Vol + (D - H) log 2 - D/2 log(2 pi e).
+
+The chain starts from VAE-3's ELBO, applies Proposition 3 (its hypotheses are VAE-3's, declared
+here as the same objects), writes the average of expectations under q^(n) as one expectation under
+qbar = (1/N) sum_n q^(n) (Eq. 40), takes N -> infinity for the average over data points (the axiom
+``large-n``: the paper's "(1/N) sum_n f(x^(n)) -> int p(x) f(x) dx"), and rearranges with the
+volumes z-Vol = prod_h 2 tau_h (Eq. 41) and x-Vol = prod_d 2 sigma_d (Eq. 42).
+"""
 
 from __future__ import annotations
 
 import sympy as sp
 
-from proofs.claims.common import D, H, H_EX, TWO_PI_E, g
-from proofs.engine import Claim, Step
+from proofs.chain import Axiom, ByAxiom, ByLemma, ByStrategy, Claim, Discharge, chain, instance
+from proofs.claims import prop3
+from proofs.claims.model import D, ENC, F, TWO_PI_E, H, N, d, h, n
+from proofs.claims.vae3 import M, b_sig, j, l, psi, var, W0sig, J
+from proofs.operators import LATENT, DataExpect, Expect, MixtureExpect
 
-HYP = {
-    "prop3": "Proposition 3 (Eq. 39) holds at stationary points of VAE-3",
-    "large-n": "N -> infinity: (1/N) sum_n f(x_n) -> E_p(x)[f] (law of large numbers; taken as the "
-               "definition of the limit, not proved here)",
-    "linearity": "expectations are linear in the distribution (mixtures average)",
-}
+MixtureExpect.define(N, ENC.z)
 
-taus = sp.symbols(f"tau_1:{H_EX + 1}", positive=True)
-sigs = sp.symbols("sigma_1:3", positive=True)
-z = sp.Symbol("z", real=True)
-n1, n2 = sp.symbols("nu_1 nu_2", real=True)
-t1, t2 = sp.symbols("tau_1^2 tau_2^2", positive=True)
-f = z**2 + 3 * z  # a test integrand; any polynomial works the same way (linearity)
-Stau, Ssig = sp.symbols("S_tau S_sigma", real=True)  # avg sum_h log tau_h^2 and E_qbar sum_d log sigma_d^2
+f = sp.Function("f", real=True)
+LARGE_N = Axiom(
+    "large-n", "in the limit of many data points, the average over the data set is the expectation under "
+               "the data distribution p(x) (law of large numbers; how Cor. 2 is stated)",
+    "the proof of Cor. 2: (1/N) sum_n f(x^(n)) -> int p(x) f(x) dx as N -> infinity",
+    sp.Sum(f(n), (n, 1, N)) / N, DataExpect(f(n)))
 
-STEPS = (
-    Step("41", sp.log(sp.Mul(*[2 * tau for tau in taus])), H_EX * sp.log(2) + sum(sp.log(tau**2) for tau in taus) / 2,
-         f"log z-Vol = H log 2 + 1/2 sum_h log tau_h^2 (H = {H_EX})", ()),
-    Step("42", sp.log(sp.Mul(*[2 * s for s in sigs])), 2 * sp.log(2) + sum(sp.log(s**2) for s in sigs) / 2,
-         "log x-Vol = D log 2 + 1/2 sum_d log sigma_d^2 (D = 2)", ()),
-    Step("40", sp.Integral((g.normal_pdf(z, n1, t1) + g.normal_pdf(z, n2, t2)) / 2 * f, (z, -sp.oo, sp.oo)),
-         (g.expectation(f, z, n1, t1) + g.expectation(f, z, n2, t2)) / 2,
-         "the average of expectations under q^(n) is the expectation under qbar = (1/N) sum_n q^(n) (N = 2)",
-         ("linearity",), statement="E_qbar[f] = (1/N) sum_n E_q(n)[f]  (N = 2, f = z^2 + 3 z)"),
-    Step("43", Stau / 2 - Ssig / 2 - D / 2 * sp.log(TWO_PI_E),
-         (H * sp.log(2) + Stau / 2) - (D * sp.log(2) + Ssig / 2) + (D - H) * sp.log(2) - D / 2 * sp.log(TWO_PI_E),
-         "Eq. 39 = E log z-Vol - E_qbar log x-Vol + const with const = (D - H) log 2 - D/2 log(2 pi e), "
-         "general D and H", ("prop3", "large-n")),
+Z_VOL = sp.Product(2 * sp.sqrt(ENC.tau2[n, h]), (h, 1, H))                    # z-Vol(x^(n)), Eq. 41
+U_SIG_Z = sp.Lambda(l, sp.Sum(W0sig[l, h] * LATENT[h], (h, 1, H)) + b_sig[l])
+VAR_Z = sp.Sum(M[d, j] * psi(j, U_SIG_Z), (j, 1, J))                          # sigma_d^2(Z)
+X_VOL = sp.Product(2 * sp.sqrt(VAR_Z), (d, 1, D))                            # x-Vol(Z), Eq. 42
+
+EQ39 = prop3.CONCLUSION.rhs
+ENCODER_PART = sp.Sum(sp.Sum(sp.log(ENC.tau2[n, h]), (h, 1, H)), (n, 1, N)) / (2 * N)
+DECODER_QBAR = -MixtureExpect(sp.Sum(sp.log(VAR_Z), (d, 1, D))) / 2
+CONSTANT = -D * sp.log(TWO_PI_E) / 2
+LIMIT = DataExpect(sp.Sum(sp.log(ENC.tau2[n, h]), (h, 1, H))) / 2
+CONCLUSION = sp.Eq(F, DataExpect(sp.log(Z_VOL)) - MixtureExpect(sp.log(X_VOL)) + (D - H) * sp.log(2)
+                   - D / 2 * sp.log(TWO_PI_E), evaluate=False)
+
+SAME = tuple(Discharge(h_.key, h_.key) for h_ in prop3.CLAIM.hypotheses if h_.kind == "stationarity")
+
+STEPS = chain(
+    F,
+    (EQ39, ByLemma(prop3.CLAIM, discharges=SAME), "39"),
+    (ENCODER_PART + DECODER_QBAR + CONSTANT, ByStrategy(), "40"),
+    (LIMIT + DECODER_QBAR + CONSTANT, ByAxiom(LARGE_N, instance((f, sp.Lambda(n, sp.Sum(sp.log(ENC.tau2[n, h]),
+                                                                                        (h, 1, H)))))), "43"),
+    (CONCLUSION.rhs, ByStrategy(), "41-43"),
 )
 
 CLAIM = Claim(
     name="cor2",
-    title="Corollary 2: F = E_p log z-Vol - E_qbar log x-Vol + (D-H) log 2 - D/2 log(2 pi e) (Eqs. 41-43)",
-    hypotheses=HYP,
+    title="Corollary 2 (VAE-3, N -> infinity): F = E_p log z-Vol - E_qbar log x-Vol + (D - H) log 2 - "
+          "D/2 log(2 pi e) (Eqs. 40-43)",
     steps=STEPS,
+    conclusion=CONCLUSION,
+    eq="43",
+    definitions=prop3.DEFINITIONS,
+    hypotheses=prop3.CLAIM.hypotheses,
 )
+
+__all__ = ["CLAIM", "Expect"]

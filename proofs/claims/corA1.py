@@ -1,136 +1,152 @@
-"""Corollary A1 (Appendix A, Eqs. 44-45): at the p-PCA maximum-likelihood solution Eq. 44 = Eq. 45.
+"""Corollary A1 (Appendix A, Eqs. 44-45): after convergence of the linear VAE, its log-likelihood is Eq. 44.
 
-The ML solution (Tipping and Bishop): eigenvalues lambda_1 >= ... >= lambda_D of S, sigma^2 the
-mean of the D - H discarded ones, W = U_H (Lambda_H - sigma^2 I)^(1/2) (R = I). The optimal
-encoder variances tau_h^2 = sigma^2 / lambda_h are derived here from the linear VAE's analytic
-ELBO rather than assumed. Everything is rotation invariant, so the proof works in S's eigenbasis.
+The paper's proof, as a chain: the p-PCA log-likelihood L (Eq. 45) equals the linear VAE's ELBO at
+its global maximum (the axiom ``lucas``: Lucas et al. 2019 show the bound is tight there), and the
+global maximum is a stationary point, so Corollary 1 gives Eq. 44.
+
+Eq. 45's closed form is derived as well (the lemma ``corA1/eq45-at-ml``): at the maximum-likelihood
+solution of Tipping and Bishop (the axiom ``tipping-bishop``: in the eigenbasis of S,
+C = W W^T + sigma^2 I = diag(lambda_1, ..., lambda_H, sigma^2, ..., sigma^2) with sigma^2 the mean of
+the K = D - H discarded eigenvalues), L = -D/2 log(2 pi e sigma^2) + 1/2 sum_h log(sigma^2/lambda_h),
+with symbolic H and K. The remarks ``corA1/eq45-explicit-HxD`` build C = W W^T + sigma^2 I from the
+solution W = (Lambda_H - sigma^2 I)^(1/2) (padded with zeros) as explicit matrices, at (H, D) = (2, 3)
+and (3, 5), and let SymPy compute its determinant and inverse: the computation is entry-wise (C is
+diagonal in the eigenbasis), so two sizes with H != D check its form. The remark
+``corA1/optimal-encoder`` derives, from the linear VAE's ELBO, that the encoder variances that
+make it stationary are tau_h^2 = sigma^2/(sigma^2 + ||W_h||^2), which at the solution is
+sigma^2/lambda_h: Eq. 44 then equals Eq. 45's closed form, as Lucas et al.'s tightness says.
 """
 
 from __future__ import annotations
 
 import sympy as sp
+from sympy import IndexedBase
 
-from proofs.claims.common import H, g, s2
-from proofs.engine import Claim, Step
+from proofs.chain import (Axiom, ByAxiom, ByDefinition, ByHypothesis, ByLemma, ByStrategy, Claim, Definition,
+                          Discharge, Stationarity, Structural, chain, instance, unfold)
+from proofs.claims import cor1
+from proofs.claims.model import D, F, TWO_PI_E, H, d, h, k, s2
 
-HYP = {
-    "ppca-ml": "(sigma^2, W) is the p-PCA maximum-likelihood solution: sigma^2 = mean of the "
-               "D - H smallest eigenvalues of S, W = U_H (Lambda_H - sigma^2 I)^(1/2) R with R = I",
-    "gap": "lambda_H > sigma^2 (strict eigen-gap), so Lambda_H - sigma^2 I is positive definite",
-    "linear-vae": "the linear VAE (Eqs. 29-32) with its analytic ELBO",
-    "lucas": "at the global maximum the linear VAE's bound is tight (Lucas et al., 2019), which "
-             "turns Eq. 33 into the log-likelihood Eq. 44",
-}
+L = sp.Symbol("L", real=True)
+K = sp.Symbol("K", integer=True, positive=True)      # discarded directions, D = H + K
+W_m = sp.MatrixSymbol("W", D, H)
+S_m = sp.MatrixSymbol("S", D, D)
+C_m = W_m * W_m.T + s2 * sp.Identity(D)
+EQ45 = -D / 2 * sp.log(2 * sp.pi) - sp.log(sp.Determinant(C_m)) / 2 - sp.Trace(sp.Inverse(C_m) * S_m) / 2
 
-K = sp.Symbol("K", integer=True, positive=True)  # number of discarded directions, D = H + K
-hh, dd = sp.symbols("h d", integer=True, positive=True)
-lam = sp.IndexedBase("lambda", positive=True)
-w2, tau2_, nu_ = sp.Symbol("||W_h||^2", positive=True), sp.Symbol("tau_h^2", positive=True), sp.Symbol("nu_h", real=True)
-lh = sp.Symbol("lambda_h", positive=True)
+GLOBAL_MAX = Structural(
+    "global-maximum", "(Phi, Theta) is the global maximum of the linear VAE's ELBO, which training reaches "
+                      "(Lucas et al. 2019: no other stable stationary points)", "44")
+LUCAS = Axiom(
+    "lucas", "at the global maximum of the linear VAE's ELBO the bound is tight: F = L(Theta), the p-PCA "
+             "log-likelihood of its decoder", "Lucas et al. 2019, 'Don't blame the ELBO!', Sec. 4",
+    EQ45, unfold(F, cor1.DEFINITIONS), hypotheses=("global-maximum",))
 
-# analytic ELBO pieces of the linear VAE (D = 2, H = 2 explicit)
-zs = sp.symbols("z_1:3", real=True)
-nus = sp.symbols("nu_1:3", real=True)
-taus = sp.symbols("tau_1:3^2", positive=True)
-Wm = sp.Matrix(1, 2, lambda d, h: sp.Symbol(f"W_{d + 1}{h + 1}", real=True))
-xv = sp.Matrix([sp.Symbol("x_1 - mu0_1", real=True)])
-resid = xv - Wm * sp.Matrix(zs)
-sq_err = sp.Integral(sp.Mul(*[g.normal_pdf(z, n_, t_) for z, n_, t_ in zip(zs, nus, taus)]) * (resid.T * resid)[0],
-                     *[(z, -sp.oo, sp.oo) for z in zs])
-mean_resid = xv - Wm * sp.Matrix(nus)
-sq_err_closed = (mean_resid.T * mean_resid)[0] + sum(taus[h] * (Wm[:, h].T * Wm[:, h])[0] for h in range(2))
+DEFINITIONS = cor1.DEFINITIONS + (
+    Definition(L, EQ45, "L = -D/2 log(2 pi) - 1/2 log det C - 1/2 Tr(C^-1 S), C = W W^T + sigma^2 I: the p-PCA "
+                        "log-likelihood (per data point)", "45"),
+)
 
-elbo_tau = -tau2_ * w2 / (2 * s2) - tau2_ / 2 + sp.log(tau2_) / 2  # the terms of F that depend on tau_h^2
-tau_opt = s2 / (s2 + w2)
+F_LIN = unfold(F, cor1.DEFINITIONS)
+STATIONARY_SIGMA2 = Stationarity(
+    "stationary-sigma2", "the global maximum is stationary: dF/dsigma^2 = 0", "19", wrt=s2, of=F_LIN)
+STATIONARY_ORBIT = Stationarity(
+    "stationary-orbit", "the global maximum is stationary along the orbit of every latent k (a path of linear "
+                        "VAEs)", "19", path=cor1.STATIONARY_ORBIT.path, index=k, requires=("linear-vae",),
+    of=F_LIN)
 
-# rotation invariance: a generic 3x3 rotation by the Cayley transform of a skew matrix
-a, b, c = sp.symbols("a b c", real=True)
-Ksk = sp.Matrix([[0, a, b], [-a, 0, c], [-b, -c, 0]])
-U = (sp.eye(3) - Ksk) * (sp.eye(3) + Ksk).inv()
-Cg = sp.Matrix(3, 3, sp.symbols("C_1:10", real=True))
+EQ44 = cor1.CONCLUSION.rhs
+CONCLUSION = sp.Eq(L, EQ44, evaluate=False)
+
+STEPS = chain(
+    L,
+    (EQ45, ByDefinition((L,)), "45"),
+    (F_LIN, ByAxiom(LUCAS), "44"),
+    (EQ44, ByLemma(cor1.CLAIM, discharges=(
+        Discharge("stationary-sigma2", "stationary-sigma2"),
+        Discharge("stationary-orbit", "stationary-orbit"))), "33, 44"),
+)
 
 
-def eq44(lams: list[sp.Expr], hdim: int, sigma2: sp.Expr) -> sp.Expr:
-    """Eq. 44 with tau_h^2 = sigma^2 / lambda_h."""
-    return -sp.Rational(len(lams), 2) * sp.log(2 * sp.pi * sp.E * sigma2) + sum(sp.log(sigma2 / l) for l in lams[:hdim]) / 2
+# --- Eq. 45 at the maximum-likelihood solution ------------------------------------------------------
+
+lam = IndexedBase("lambda", positive=True)           # eigenvalues of S, decreasing
+SIGMA2_ML = sp.Sum(lam[d], (d, H + 1, H + K)) / K   # mean of the discarded eigenvalues
+EIGEN = (-(H + K) / 2 * sp.log(2 * sp.pi)
+         - (sp.Sum(sp.log(lam[h]), (h, 1, H)) + sp.Sum(sp.log(SIGMA2_ML), (d, H + 1, H + K))) / 2
+         - (sp.Sum(lam[h] / lam[h], (h, 1, H)) + sp.Sum(lam[d] / SIGMA2_ML, (d, H + 1, H + K))) / 2)
+TIPPING_BISHOP = Axiom(
+    "tipping-bishop", "the p-PCA maximum-likelihood solution: with S = U Lambda U^T (eigenvalues lambda_1 >= ... "
+                      ">= lambda_D), W = U_H (Lambda_H - sigma^2 I)^(1/2) R and sigma^2 the mean of the D - H "
+                      "discarded eigenvalues; in S's eigenbasis C = diag(lambda_1..lambda_H, sigma^2, ..., "
+                      "sigma^2), so log det C and Tr(C^-1 S) are sums over the eigenvalues (D = H + K)",
+    "Tipping and Bishop 1999, Eqs. 7-8 and 15", EQ45.xreplace({D: H + K}), EIGEN)
+ML_VALUE = -(H + K) / 2 * sp.log(TWO_PI_E * SIGMA2_ML) + sp.Sum(sp.log(SIGMA2_ML / lam[h]), (h, 1, H)) / 2
+EQ45_AT_ML = Claim(
+    name="corA1/eq45-at-ml",
+    title="At the p-PCA ML solution, Eq. 45 = -D/2 log(2 pi e sigma^2) + 1/2 sum_h log(sigma^2/lambda_h) "
+          "(symbolic H and K = D - H)",
+    steps=chain(EQ45.xreplace({D: H + K}),
+                (EIGEN, ByAxiom(TIPPING_BISHOP), "45"),
+                (ML_VALUE, ByStrategy(), "44-45")),
+    conclusion=sp.Eq(EQ45.xreplace({D: H + K}), ML_VALUE, evaluate=False), eq="45", role="lemma")
 
 
-def eq45(lams: list[sp.Expr], hdim: int) -> sp.Expr:
-    """Eq. 45 at the ML solution, in the eigenbasis: S = diag(lambda), explicit matrices."""
-    dim = len(lams)
+def explicit(hdim: int, dim: int) -> Claim:
+    """Eq. 45 at the ML solution with explicit D x D matrices in S's eigenbasis (a remark)."""
+    lams = sp.symbols(f"lambda_1:{dim + 1}", positive=True)
     sigma2 = sum(lams[hdim:]) / (dim - hdim)
     W = sp.zeros(dim, hdim)
-    for h in range(hdim):
-        W[h, h] = sp.sqrt(lams[h] - sigma2)
+    for c in range(hdim):
+        W[c, c] = sp.sqrt(lams[c] - sigma2)
     C = W * W.T + sigma2 * sp.eye(dim)
-    assert C.is_diagonal(), "in the eigenbasis C = W W^T + sigma^2 I is diagonal"
-    det_C = sp.Mul(*C.diagonal())  # det and inverse of a diagonal matrix (sympy's generic
-    C_inv = sp.diag(*[1 / c for c in C.diagonal()])  # routines are needlessly slow at D = 8)
-    S = sp.diag(*lams)
-    return -sp.Rational(dim, 2) * sp.log(2 * sp.pi) - sp.log(det_C) / 2 - (C_inv * S).trace() / 2
+    start = (-sp.Rational(dim, 2) * sp.log(2 * sp.pi) - sp.log(C.det()) / 2
+             - (C.inv() * sp.diag(*lams)).trace() / 2)
+    value = -sp.Rational(dim, 2) * sp.log(TWO_PI_E * sigma2) + sum(sp.log(sigma2 / lv) for lv in lams[:hdim]) / 2
+    domain = {lv: ((6.0, 9.0) if c < hdim else (0.3, 3.0)) for c, lv in enumerate(lams)}
+    return Claim(
+        name=f"corA1/eq45-explicit-{hdim}x{dim}",
+        title=f"Eq. 45 at the ML solution for H = {hdim}, D = {dim}: SymPy's det and inverse of the explicit C = "
+              f"W W^T + sigma^2 I, W = (Lambda_H - sigma^2 I)^(1/2) padded with zeros, S = diag(lambda)",
+        steps=chain(start, (value, ByStrategy(), "45", domain)),
+        conclusion=sp.Eq(start, value, evaluate=False), eq="45", role="remark")
 
 
-def concrete_step(dim: int, hdim: int) -> Step:
-    """Eq. 44 = Eq. 45 with explicit D x D matrices."""
-    lams = list(sp.symbols(f"lambda_1:{dim + 1}", positive=True))
-    domain = {l: ((5.0, 8.0) if i < hdim else (0.3, 3.0)) for i, l in enumerate(lams)}
-    sigma2 = sum(lams[hdim:]) / (dim - hdim)
-    return Step("44-45", eq44(lams, hdim, sigma2), eq45(lams, hdim),
-                f"D = {dim}, H = {hdim}: explicit S = diag(lambda), W = (Lambda_H - sigma^2 I)^(1/2) "
-                "padded with zeros, C = W W^T + sigma^2 I (diagonal) built by SymPy", ("ppca-ml", "gap"), domain=domain,
-                statement=f"Eq. 44 = Eq. 45 for D = {dim}, H = {hdim}")
+EXPLICIT = (explicit(2, 3), explicit(3, 5))
 
 
-sigma2_ml = sp.Sum(lam[dd], (dd, H + 1, H + K)) / K
-GENERAL_DOMAIN = {H: (1, 4), K: (1, 4)}
+# --- the linear VAE's optimal encoder variance at the ML solution -----------------------------------
 
-STEPS = (
-    Step("44", sq_err, sq_err_closed,
-         "E_q ||x - W z - mu0||^2 = ||x - W nu - mu0||^2 + sum_h tau_h^2 ||W_h||^2 (Gaussian integrals; "
-         "shown for one coordinate d and H = 2, the sum over d adds identical terms)",
-         ("linear-vae",),
-         statement="E_q||x - W z - mu0||^2 = ||x - W nu - mu0||^2 + sum_h tau_h^2 ||W_h||^2"),
-    Step("44", g.expectation(g.normal_logpdf(zs[0], 0, 1) - g.normal_logpdf(zs[0], nu_, tau2_), zs[0], nu_, tau2_),
-         (1 + sp.log(tau2_) - nu_**2 - tau2_) / 2,
-         "-KL(N(nu, tau^2) || N(0, 1)) = 1/2 (1 + log tau^2 - nu^2 - tau^2) (Gaussian integral)",
-         ("linear-vae",), statement="E_q[log N(z; 0, 1) - log q(z)] = (1 + log tau^2 - nu^2 - tau^2)/2"),
-    Step("44", sp.Subs(sp.Derivative(elbo_tau, tau2_), tau2_, tau_opt), 0,
-         "the tau_h^2-dependent part of the ELBO, -tau^2 ||W_h||^2/(2 sigma^2) - tau^2/2 + 1/2 log tau^2, "
-         "is stationary at tau_h^2 = sigma^2/(sigma^2 + ||W_h||^2)", ("linear-vae",)),
-    Step("44", sp.Derivative(elbo_tau, (tau2_, 2)), -1 / (2 * tau2_**2),
-         "second derivative -1/(2 tau^4) < 0: that stationary point is the unique maximum", ("linear-vae",)),
-    Step("44", (sp.Matrix([[sp.sqrt(lh - s2)], [0]]).T * sp.Matrix([[sp.sqrt(lh - s2)], [0]]))[0], lh - s2,
-         "at the ML solution ||W_h||^2 = lambda_h - sigma^2 (column h of U_H (Lambda_H - sigma^2 I)^(1/2))",
-         ("ppca-ml", "gap"), domain={lh: (5.0, 8.0)}),
-    Step("44", tau_opt.subs(w2, lh - s2), s2 / lh,
-         "so the optimal encoder variance is tau_h^2 = sigma^2 / lambda_h", ("ppca-ml", "linear-vae")),
-    Step("45", (U.T * U), sp.eye(3),
-         "U = (I - K)(I + K)^(-1) (Cayley, K skew) is a generic rotation: U^T U = I", ()),
-    Step("45", U.det() ** 2, 1,
-         "det(U C U^T) = det(U)^2 det(C) = det(C): log det C is rotation invariant, so S may be "
-         "taken diagonal (eigenbasis)", ("ppca-ml",), statement="det(U)^2 = 1"),
-    Step("45", (U * Cg * U.T).trace(), Cg.trace(),
-         "trace is rotation invariant (applied to C^-1 S, which rotates as U C^-1 S U^T)", ("ppca-ml",),
-         statement="Tr(U M U^T) = Tr(M)"),
-    Step("45", sp.Sum(sp.log(lam[hh]), (hh, 1, H)) + K * sp.log(sigma2_ml),
-         sp.Sum(sp.log(lam[hh]), (hh, 1, H)) + sp.Sum(sp.log(sigma2_ml), (dd, H + 1, H + K)),
-         "log det C = sum_h log lambda_h + (D - H) log sigma^2 (C has eigenvalues lambda_1..lambda_H "
-         "and sigma^2 with multiplicity D - H), general H and K = D - H", ("ppca-ml",), domain=GENERAL_DOMAIN),
-    Step("45", sp.Sum(lam[hh] / lam[hh], (hh, 1, H)) + sp.Sum(lam[dd], (dd, H + 1, H + K)) / sigma2_ml, H + K,
-         "Tr(C^-1 S) = sum_h lambda_h/lambda_h + sum_{d>H} lambda_d/sigma^2 = H + (D - H) = D "
-         "(general H and K = D - H)", ("ppca-ml",), domain=GENERAL_DOMAIN),
-    Step("44-45", -(H + K) / 2 * sp.log(2 * sp.pi * sp.E * sigma2_ml) + sp.Sum(sp.log(sigma2_ml / lam[hh]), (hh, 1, H)) / 2,
-         -(H + K) / 2 * sp.log(2 * sp.pi) - (sp.Sum(sp.log(lam[hh]), (hh, 1, H)) + K * sp.log(sigma2_ml)) / 2 - (H + K) / 2,
-         "Eq. 44 (with tau_h^2 = sigma^2/lambda_h) equals Eq. 45 for general D = H + K and H",
-         ("ppca-ml", "gap", "lucas"), domain=GENERAL_DOMAIN,
-         statement="-D/2 log(2 pi e sigma^2) + 1/2 sum_h log(sigma^2/lambda_h) "
-                   "= -D/2 log(2 pi) - 1/2 log det C - 1/2 Tr(C^-1 S)"),
-    *(concrete_step(dim, hdim) for dim in range(2, 9) for hdim in range(1, dim)),
-)
+T, W = cor1.T, cor1.W
+STATIONARY_T = Stationarity(
+    "stationary-T", "dF/dtau_k^2 = 0 for every latent k: the encoder variances are optimal for the decoder", "44",
+    wrt=T[k], solve_for=T[k], index=k, of=F_LIN, gaussian=True, requires=("linear-vae",))
+ML_COLUMNS = Axiom(
+    "tipping-bishop-columns", "at the ML solution with R = I (the rotation that a diagonal encoder covariance "
+                              "selects), the columns of W are orthogonal with ||W_k||^2 = lambda_k - sigma^2",
+    "Tipping and Bishop 1999, Eq. 7; Lucas et al. 2019, Sec. 4 (R = I)",
+    sp.Sum(W[d, k] ** 2, (d, 1, D)), lam[k] - s2)
+AT_OPTIMUM = (-D / 2 * sp.log(TWO_PI_E * s2)
+              + sp.Sum(sp.log(s2 / (s2 + sp.Sum(W[d, h] ** 2, (d, 1, D)))), (h, 1, H)) / 2)
+AT_ML = -D / 2 * sp.log(TWO_PI_E * s2) + sp.Sum(sp.log(s2 / lam[h]), (h, 1, H)) / 2
+OPTIMAL_ENCODER = Claim(
+    name="corA1/optimal-encoder",
+    title="With the optimal encoder variances tau_h^2 = sigma^2/(sigma^2 + ||W_h||^2) and the ML decoder, Eq. 44 "
+          "is -D/2 log(2 pi e sigma^2) + 1/2 sum_h log(sigma^2/lambda_h), Eq. 45's value at the ML solution",
+    steps=chain(EQ44,
+                (AT_OPTIMUM, ByHypothesis("stationary-T"), "44"),
+                (AT_ML, ByAxiom(ML_COLUMNS, instance((k, h))), "44-45")),
+    conclusion=sp.Eq(EQ44, AT_ML, evaluate=False), eq="44", role="remark",
+    definitions=cor1.DEFINITIONS, hypotheses=(cor1.LINEAR_VAE, STATIONARY_T))
 
 CLAIM = Claim(
     name="corA1",
-    title="Corollary A1: at the p-PCA ML solution, Eq. 44 (entropies) equals the p-PCA log-likelihood Eq. 45",
-    hypotheses=HYP,
+    title="Corollary A1 (linear VAE): after convergence the p-PCA log-likelihood is L = -D/2 log(2 pi e sigma^2) + "
+          "1/2 sum_h log tau_h^2 (Eq. 44), and Eq. 45 at the ML solution has that form",
     steps=STEPS,
+    conclusion=CONCLUSION,
+    eq="44",
+    definitions=DEFINITIONS,
+    hypotheses=(cor1.LINEAR_VAE, GLOBAL_MAX, STATIONARY_SIGMA2, STATIONARY_ORBIT),
+    lemmas=(EQ45_AT_ML, *EXPLICIT, OPTIMAL_ENCODER),
 )

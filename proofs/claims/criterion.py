@@ -1,91 +1,119 @@
-"""Which parametrizations satisfy the theorem's hypothesis (beyond the paper; DESIGN.md).
+"""Which variance parametrizations satisfy the theorem's hypothesis (beyond the paper; DESIGN.md).
 
-The argument needs the model family closed under the variance scalings sigma^2 -> c sigma^2.
-For sigma^2 = f(a) with a = M h + b an affine last layer, moving along (dM, db) = (lambda M,
-lambda b + beta) changes a by lambda a + beta, so the scaling direction is realised iff
-f(a) = f'(a) (lambda a + beta) for all a, i.e. f in span{f', a f'}: exp, square, ReLU and linear
-links are; softplus and sigmoid outputs are not (witness: a nonzero 3x3 determinant). A free
-scalar variance with any bijective monotone link (e.g. softplus) is closed. Finally, the M^(L)
-direction alone already makes Eq. 59 vanish.
+The argument needs the model family closed under sigma^2 -> c sigma^2. For a network output
+sigma^2 = f(a), a = sum_j M_j h_j + b an affine last layer with free M and b, moving (M, b) along
+(lambda M, lambda b + beta) changes sigma^2 at the rate f'(a) (lambda a + beta) (the chain below), so
+the scaling direction is realised iff f(a) = f'(a) (lambda a + beta) for all a, i.e. f lies in
+span{f', a f'}. The remarks check the members (exp, square, ReLU, linear, and the general solutions
+C (alpha a + beta)^(1/alpha) and C exp(a/beta)), a free scalar variance behind any bijective link
+(softplus), and give witnesses that softplus and sigmoid outputs are not closed: the determinant
+det[f(a_i), a_i f'(a_i), f'(a_i)] at a = -1, 0, 1 is nonzero (interval arithmetic), so no
+(lambda, beta) fits. (That the M^(L) direction alone makes Eq. 59 vanish is prop3's remark.)
 """
 
 from __future__ import annotations
 
 import sympy as sp
+from sympy import IndexedBase
 
-from proofs.claims.prop3 import M, directional, eq59_integrand, eta1, eta2, integrand_60
-from proofs.engine import Claim, Step
+from proofs.chain import ByStrategy, Claim, Definition, Structural, chain
 
-HYP = {
-    "affine-last": "sigma^2 = f(a) with a = M h + b, M and b free (affine last layer)",
-    "free-scalar": "sigma^2 = softplus(s) with s a free scalar parameter",
-    "last-linear": "Prop. 3's last decoder layers are linear (Eqs. 52-53), weights separate",
-}
+t = sp.Symbol("t", real=True)
+y = sp.Symbol("y", real=True)
+lam, beta = sp.symbols("lambda beta", real=True)
+Jn = sp.Symbol("J", integer=True, positive=True)
+j = sp.Symbol("j", integer=True, positive=True)
+M = IndexedBase("M", real=True)
+hid = IndexedBase("h", real=True)
+b = sp.Symbol("b", real=True)
+f = sp.Function("f", real=True)
+sigma2 = sp.Symbol("sigma_head^2", positive=True)
 
-a, t, lam, beta = sp.symbols("a t lambda beta", real=True)
+AFFINE = sp.Sum(M[j] * hid[j], (j, 1, Jn)) + b
+AFFINE_LAST = Structural(
+    "affine-last", "the variance head is sigma^2 = f(a) with a = sum_j M_j h_j + b an affine last layer whose "
+                   "weights M and bias b are free parameters", "53")
+
+DEFINITIONS = (Definition(sigma2, f(AFFINE), "a variance head with an affine last layer", "53",
+                          shaped_by=("affine-last",), markers=(M,)),)
+PATH = f(sp.Sum((1 + t * lam) * M[j] * hid[j], (j, 1, Jn)) + (1 + t * lam) * b + t * beta)
+START = sp.Subs(sp.Derivative(PATH, t), t, 0)
+RATE = sp.Subs(sp.Derivative(f(y), y), y, AFFINE) * (lam * AFFINE + beta)
+CONCLUSION = sp.Eq(START, RATE, evaluate=False)
+
+a = sp.Symbol("a", real=True)
 ap, an = sp.Symbol("a", positive=True), sp.Symbol("a", negative=True)
 al, C, bp = sp.symbols("alpha C beta", positive=True)
-v, c = sp.symbols("v c", positive=True)
-s = sp.Symbol("s", real=True)
-u = sp.Symbol("u", real=True)
-f, G = sp.Function("f"), sp.Function("G")
-softplus = lambda y: sp.log(1 + sp.exp(y))  # noqa: E731
-sigmoid = lambda y: 1 / (1 + sp.exp(-y))  # noqa: E731
 
 
-def closure_condition(fn, var, lam_, beta_) -> tuple[sp.Expr, sp.Expr]:
-    """(f'(a) (lambda a + beta), f(a)) for a concrete link f."""
-    return sp.Derivative(fn(var), var) * (lam_ * var + beta_), fn(var)
+def closure(name: str, fn, var: sp.Symbol, lam_: sp.Expr, beta_: sp.Expr, why: str) -> Claim:
+    """f'(a) (lambda a + beta) = f(a) for one link: the scaling direction is realised."""
+    start = sp.Subs(sp.Derivative(fn(y), y), y, var) * (lam_ * var + beta_)
+    return Claim(name=f"criterion/{name}", title=f"{why}: f'(a) ({sp.sstr(lam_)} a + {sp.sstr(beta_)}) = f(a)",
+                 steps=chain(start, (fn(var), ByStrategy(), "53")),
+                 conclusion=sp.Eq(start, fn(var), evaluate=False), eq="53", role="remark")
 
 
-def witness(fn) -> sp.Expr:
-    """det [f(a_i), a_i f'(a_i), f'(a_i)] at a = -1, 0, 1: nonzero => no (lambda, beta) fits."""
-    y = sp.Symbol("y")
+softplus = lambda v: sp.log(1 + sp.exp(v))  # noqa: E731
+sigmoid = lambda v: 1 / (1 + sp.exp(-v))   # noqa: E731
+
+
+def witness(name: str, fn) -> Claim:
+    """det[f(a_i), a_i f'(a_i), f'(a_i)] at a = -1, 0, 1 is nonzero: no (lambda, beta) fits."""
     df = sp.diff(fn(y), y)
-    rows = [[fn(y), y * df, df] for _ in range(3)]
-    return sp.Matrix([[e.subs(y, p) for e in row] for row, p in zip(rows, (-1, 0, 1))]).det()
+    rows = [[e.subs(y, p) for e in (fn(y), y * df, df)] for p in (-1, 0, 1)]
+    start = sp.Determinant(sp.ImmutableMatrix(rows))
+    return Claim(name=f"criterion/{name}-not-closed",
+                 title=f"{name} output: det[f(a_i), a_i f'(a_i), f'(a_i)] at a = -1, 0, 1 is nonzero, so "
+                       f"f is not in span{{f', a f'}}: not closed under variance scaling",
+                 steps=chain(start, (sp.ImmutableMatrix(rows).det(), ByStrategy(), "53")),
+                 conclusion=sp.Ne(start, 0), eq="53", role="remark")
 
 
-STEPS = (
-    Step("crit", sp.Subs(sp.Derivative(f(a + t * (lam * a + beta)), t), t, 0),
-         sp.Derivative(f(a), a) * (lam * a + beta),
-         "moving (M, b) along (lambda M, lambda b + beta) changes sigma^2 = f(a) at rate f'(a)(lambda a + beta); "
-         "the scaling direction needs this to equal f(a) for all a", ("affine-last",)),
-    Step("crit exp", *closure_condition(sp.exp, a, 0, 1), "exp link: lambda = 0, beta = 1", ("affine-last",)),
-    Step("crit square", *closure_condition(lambda y: y**2, a, sp.Rational(1, 2), 0), "square link: lambda = 1/2, beta = 0",
-         ("affine-last",)),
-    Step("crit relu", *closure_condition(lambda y: sp.Max(0, y), ap, 1, 0), "ReLU link, piece a > 0: lambda = 1, beta = 0",
-         ("affine-last",)),
-    Step("crit relu", *closure_condition(lambda y: sp.Max(0, y), an, 1, 0), "ReLU link, piece a < 0 (both sides 0)",
-         ("affine-last",)),
-    Step("crit linear", *closure_condition(lambda y: y, a, 1, 0), "linear link: lambda = 1, beta = 0", ("affine-last",)),
-    Step("crit power", *closure_condition(lambda y: C * (al * y + bp) ** (1 / al), ap, al, bp),
-         "general solution C (alpha a + beta)^(1/alpha): lambda = alpha", ("affine-last",)),
-    Step("crit exp-family", *closure_condition(lambda y: C * sp.exp(y / bp), a, 0, bp),
-         "general solution C exp(a/beta): lambda = 0", ("affine-last",)),
-    Step("crit softplus-free", softplus(sp.log(sp.exp(c * v) - 1)), c * v,
-         "free scalar: softplus is a bijection R -> (0, inf), so c sigma^2 has the preimage log(e^(c sigma^2) - 1)",
-         ("free-scalar",)),
-    Step("crit softplus-free", sp.Derivative(G(softplus(s)), s),
-         sp.exp(s) / (1 + sp.exp(s)) * sp.Subs(sp.Derivative(G(u), u), u, softplus(s)),
-         "dF/ds = softplus'(s) dF/dsigma^2 with softplus' = e^s/(1 + e^s) > 0: stationary in s iff in sigma^2",
-         ("free-scalar",)),
-    Step("crit softplus", witness(softplus), None,
-         "softplus output: det[f(a_i), a_i f'(a_i), f'(a_i)] at a = -1, 0, 1 is nonzero (interval arithmetic), "
-         "so no (lambda, beta) satisfies the condition: not closed", ("affine-last",), kind="nonzero",
-         statement="det[f, a f', f'](a = -1, 0, 1) != 0 for f = softplus"),
-    Step("crit sigmoid", witness(sigmoid), None,
-         "sigmoid output: the same determinant is nonzero: not closed", ("affine-last",), kind="nonzero",
-         statement="det[f, a f', f'](a = -1, 0, 1) != 0 for f = sigmoid"),
-    Step("crit 59", integrand_60(directional(eta1, M)[0], directional(eta2, M)[0]), -eq59_integrand,
-         "the M^(L) (sigma-scaling) direction alone gives d eta = -eta, so Eq. 58 along it is exactly -(Eq. 59): "
-         "Eq. 59 vanishes without the W^(L) direction", ("last-linear",),
-         statement="Eq. 58 integrand along M^(L)* = -(Eq. 59 integrand)"),
+s = sp.Symbol("s", real=True)
+c, v = sp.symbols("c v", positive=True)
+G = sp.Function("G", real=True)
+u = sp.Symbol("u", real=True)
+PREIMAGE = sp.log(1 + sp.exp(sp.log(sp.exp(c * v) - 1), evaluate=False))   # softplus at the preimage
+SOFTPLUS_PREIMAGE = Claim(
+    name="criterion/free-scalar-softplus",
+    title="a free scalar behind softplus is closed: c sigma^2 has the preimage log(e^(c sigma^2) - 1)",
+    steps=chain(PREIMAGE, (c * v, ByStrategy(), "")),
+    conclusion=sp.Eq(PREIMAGE, c * v, evaluate=False), role="remark")
+SOFTPLUS_CHAIN = Claim(
+    name="criterion/free-scalar-stationarity",
+    title="dF/ds = softplus'(s) dF/dsigma^2 with softplus' = e^s/(1 + e^s) > 0: stationary in s iff in sigma^2",
+    steps=chain(sp.Derivative(G(softplus(s)), s),
+                (sp.exp(s) / (1 + sp.exp(s)) * sp.Subs(sp.Derivative(G(u), u), u, softplus(s)), ByStrategy(), "")),
+    conclusion=sp.Eq(sp.Derivative(G(softplus(s)), s),
+                     sp.exp(s) / (1 + sp.exp(s)) * sp.Subs(sp.Derivative(G(u), u), u, softplus(s)), evaluate=False),
+    role="remark")
+
+REMARKS = (
+    closure("exp", sp.exp, a, 0, 1, "exp link"),
+    closure("square", lambda z: z**2, a, sp.Rational(1, 2), 0, "square link"),
+    closure("relu-positive", lambda z: sp.Max(0, z), ap, 1, 0, "ReLU link, a > 0"),
+    closure("relu-negative", lambda z: sp.Max(0, z), an, 1, 0, "ReLU link, a < 0 (both sides 0)"),
+    closure("linear", lambda z: z, a, 1, 0, "linear link"),
+    closure("power", lambda z: C * (al * z + bp) ** (1 / al), ap, al, bp, "general solution C (alpha a + beta)^(1/alpha)"),
+    closure("exp-family", lambda z: C * sp.exp(z / bp), a, 0, bp, "general solution C exp(a/beta)"),
+    witness("softplus", softplus),
+    witness("sigmoid", sigmoid),
+    SOFTPLUS_PREIMAGE,
+    SOFTPLUS_CHAIN,
 )
 
 CLAIM = Claim(
     name="criterion",
-    title="Criterion: sigma^2 = f(affine) is closed under variance scaling iff f in span{f', a f'} (exp, square, ReLU, linear: yes; softplus, sigmoid: no)",
-    hypotheses=HYP,
-    steps=STEPS,
+    title="Criterion (beyond the paper): moving an affine last layer along (lambda M, lambda b + beta) changes "
+          "sigma^2 = f(a) at the rate f'(a)(lambda a + beta), so the head is closed under variance scaling iff "
+          "f is in span{f', a f'} (exp, square, ReLU, linear: yes; softplus, sigmoid: no)",
+    steps=chain(START, (RATE, ByStrategy(), "53")),
+    conclusion=CONCLUSION,
+    eq="53",
+    definitions=DEFINITIONS,
+    hypotheses=(AFFINE_LAST,),
+    lemmas=REMARKS,
 )
+
+__all__ = ["CLAIM", "witness"]

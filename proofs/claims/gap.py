@@ -1,65 +1,120 @@
 """The gap identity (beyond the paper; DESIGN.md): F - S at EVERY parameter value.
 
-VAE-1: F - S = (D/2) r_sigma + (1/2) sum_h r_h with r_sigma = 1 - Qbar/(D sigma^2) and
-r_h = 1 - m_h, m_h = (1/N) sum_n (nu_h^2 + tau_h^2); each residual is minus the derivative of F
-along a log-variance scaling direction. VAE-3: the decoder part is E_q[1/2 - (x - mu)^2/(2 sigma^2)],
-minus the derivative along sigma_d^2(z) -> e^t sigma_d^2(z), and exactly the integrand of Eq. 59.
+For VAE-1, with S the three-entropy value of Eq. 25, the chain rewrites F - S (as in the proofs of
+Props. 1-2, by their lemmas, but without any stationarity) into
+
+    F - S = (D/2) r_sigma + (1/2) sum_h r_h,
+    r_sigma = 1 - (1/(N D sigma^2)) sum_n E_q||x_n - mu(z)||^2,   r_h = 1 - (1/N) sum_n (nu_nh^2 + tau_nh^2).
+
+The remarks show that each residual is minus the derivative of F along a log-variance scaling
+direction (sigma^2 -> e^t sigma^2; the orbit of latent k), so that "F = S at stationary points" is
+exactly "F is stationary along those directions"; and that VAE-3's decoder part,
+E_q[log N(x; mu, sigma_d^2) + H] = E_q[1/2 - (x - mu)^2/(2 sigma_d^2)], is minus the derivative along
+sigma_d^2(z) -> e^t sigma_d^2(z) and the integrand of Eq. 59.
 """
 
 from __future__ import annotations
 
 import sympy as sp
+from sympy import IndexedBase
 
-from proofs.claims.common import D, F2_vae, H_EX, Ls, Qbar, g, ms, nu, s2, t, tau2
-from proofs.engine import Claim, Step
+from proofs import gaussian as gauss
+from proofs.chain import ByDefinition, ByLemma, ByStrategy, Claim, Definition, chain, instance, unfold
+from proofs.claims import prop1, prop2
+from proofs.claims.model import (D, ENC, ENC_TILDE, F, F1, F2, F3, H, N, entropy, h, k, log_normal, n, s2,
+                                 squared_error)
 
-HYP = {
-    "vae1": "model VAE-1 (Eqs. 1-5), any parameter value (no stationarity assumed)",
-    "vae3": "model VAE-3 (Eqs. 34-38), any parameter value",
-    "linear-vae": "the linear VAE with its analytic E_q||x - W z - mu0||^2",
-    "decoder-invariant": "the prior direction W^(0)_h -> e^(t/2) W^(0)_h, nu_h -> e^(-t/2) nu_h, "
-                         "tau_h^2 -> e^(-t) tau_h^2 leaves the decoder term unchanged (prop2, Eq. 27)",
-    "linearity": "averages over n and expectations under q are linear",
-}
+S = sp.Symbol("S", real=True)
+r_sigma = sp.Symbol("r_sigma", real=True)
+r = IndexedBase("r", real=True)
+_a, _b = sp.symbols("a b", integer=True, positive=True)
 
-F1 = sum(-mh / 2 - sp.log(2 * sp.pi) / 2 for mh in ms)           # prior N(0, 1), m_h averaged
-F3 = sum(sp.log(2 * sp.pi * sp.E) / 2 + L / 2 for L in Ls)        # avg entropy, L_h = avg log tau_h^2
-S = -D / 2 * sp.log(2 * sp.pi * sp.E * s2) + sum(Ls) / 2         # Eq. 25
-r_sigma = 1 - Qbar / (D * s2)
-x, mu = sp.symbols("x mu", real=True)
-zz = sp.Symbol("z", real=True)
-sd2 = sp.Symbol("sigma_d^2", positive=True)
-eta = g.natural_parameters(mu, sd2)
-grad = g.log_partition_gradient(*eta)
-per_n_prior = -(sp.exp(-t) * nu**2 + sp.exp(-t) * tau2) / 2 + g.entropy(sp.exp(-t) * tau2)
-
-STEPS = (
-    Step("gap", F1 + F2_vae() + F3 - S, D / 2 * r_sigma + sum(1 - mh for mh in ms) / 2,
-         f"VAE-1: F - S = (D/2) r_sigma + (1/2) sum_h r_h exactly, at every parameter value (H = {H_EX})",
-         ("vae1", "linearity"), statement="F - S = (D/2) r_sigma + (1/2) sum_h r_h"),
-    Step("gap", g.expectation(zz**2, zz, nu, tau2), nu**2 + tau2,
-         "m_h = (1/N) sum_n E_q[z_h^2] with E_q[z_h^2] = nu_h^2 + tau_h^2 (Gaussian integral)",
-         ("vae1", "linearity"), statement="E_q[z_h^2] = nu_h^2 + tau_h^2"),
-    Step("gap", sp.Subs(sp.Derivative(F2_vae(sigma2=s2 * sp.exp(t)), t), t, 0), -D / 2 * r_sigma,
-         "decoder direction: d/dt F(sigma^2 e^t) at t = 0 is -(D/2) r_sigma", ("vae1",)),
-    Step("gap", sp.Subs(sp.Derivative(per_n_prior, t), t, 0), -(1 - (nu**2 + tau2)) / 2,
-         "prior direction (per n, per h): F1 + F3 terms along nu -> e^(-t/2) nu, tau^2 -> e^(-t) tau^2 "
-         "have derivative -(1/2)(1 - nu^2 - tau^2); averaged over n: -(1/2) r_h",
-         ("vae1", "decoder-invariant", "linearity")),
-    Step("gap", g.normal_logpdf(x, mu, sd2) + g.entropy(sd2), sp.Rational(1, 2) - (x - mu) ** 2 / (2 * sd2),
-         "VAE-3 decoder part (per n, d and z): log N(x; mu, sigma_d^2(z)) + H[p(x_d|z)] = 1/2 - (x - mu)^2/(2 sigma_d^2)",
-         ("vae3", "linearity")),
-    Step("gap", -sp.Subs(sp.Derivative(g.normal_logpdf(x, mu, sd2 * sp.exp(t)), t), t, 0),
-         sp.Rational(1, 2) - (x - mu) ** 2 / (2 * sd2),
-         "it is minus the derivative along sigma_d^2(z) -> e^t sigma_d^2(z)", ("vae3",)),
-    Step("gap / 59", eta[0] * (x - grad[0]) + eta[1] * (x**2 - grad[1]), sp.Rational(1, 2) - (x - mu) ** 2 / (2 * sd2),
-         "and it is exactly the integrand of Eq. 59, eta.(T(x) - A'(eta)): the theorem says Eq. 59 = 0",
-         ("vae3",), statement="eta.(T(x) - A'(eta)) = 1/2 - (x - mu)^2/(2 sigma_d^2)"),
+SQUARED_ERROR = squared_error(prop2.mean)
+MOMENT = sp.Sum(ENC.nu[n, h] ** 2 + ENC.tau2[n, h], (n, 1, N)) / N
+DEFINITIONS = prop2.DEFINITIONS + (
+    Definition(S, prop2.CONCLUSION.rhs, "the three-entropy value of VAE-1 (Eq. 25)", "25"),
+    Definition(r_sigma, 1 - SQUARED_ERROR / (N * D * s2), "decoder residual r_sigma (DESIGN.md)", "21"),
+    Definition(r[h], 1 - MOMENT, "prior residual r_h of latent h (DESIGN.md)", "23"),
 )
+
+AT_VAE1 = instance((prop1.alpha2, sp.Lambda(_a, 1)),
+                   (ENC_TILDE.nu, sp.Lambda((_a, _b), ENC.nu[_a, _b])),
+                   (ENC_TILDE.tau2, sp.Lambda((_a, _b), ENC.tau2[_a, _b])))
+ENCODER = instance((ENC_TILDE.nu, sp.Lambda((_a, _b), ENC.nu[_a, _b])),
+                   (ENC_TILDE.tau2, sp.Lambda((_a, _b), ENC.tau2[_a, _b])))
+F1_EXPR, F2_EXPR, F3_EXPR = (dfn.body for dfn in prop2.DEFINITIONS[1:])
+PRIOR_23 = AT_VAE1.apply(prop1.STEP_23)
+DECODER_21 = D / 2 * (1 - SQUARED_ERROR / (N * D * s2)) - D * entropy(s2)
+ENTROPY_Q = ENCODER.apply(prop1.ENCODER_ENTROPY)
+PRIOR_MOMENTS = sp.Sum((1 - MOMENT) / 2 - entropy(1), (h, 1, H))
+S_EXPR = prop2.CONCLUSION.rhs
+
+CONCLUSION = sp.Eq(F - S, D / 2 * r_sigma + sp.Sum(r[h], (h, 1, H)) / 2, evaluate=False)
+
+STEPS = chain(
+    F - S,
+    (F1 + F2 + F3 - S, ByDefinition((F,)), "8"),
+    (F1_EXPR + F2_EXPR + F3_EXPR - S_EXPR, ByDefinition((F1, F2, F3, S)), "1-5, 25"),
+    (PRIOR_23 + F2_EXPR + F3_EXPR - S_EXPR, ByLemma(prop1.PRIOR_TERM, AT_VAE1), "23"),
+    (PRIOR_23 + DECODER_21 + F3_EXPR - S_EXPR, ByStrategy(), "21"),
+    (PRIOR_23 + DECODER_21 + ENTROPY_Q - S_EXPR, ByLemma(prop1.ENTROPY_TERM, ENCODER), "20"),
+    (PRIOR_MOMENTS + DECODER_21 + ENTROPY_Q - S_EXPR, ByStrategy(), "23"),
+    (D / 2 * (1 - SQUARED_ERROR / (N * D * s2)) + sp.Sum(1 - MOMENT, (h, 1, H)) / 2, ByStrategy(), "gap"),
+    (CONCLUSION.rhs, ByDefinition((r_sigma, r[h]), fold=True), "gap"),
+)
+
+
+# --- remarks: each residual is minus a derivative of F ------------------------------------------
+
+t = sp.Symbol("t", real=True)
+VAE1 = unfold(F, prop2.DEFINITIONS)
+DECODER_DIRECTION_START = sp.Subs(sp.Derivative(VAE1.xreplace({s2: sp.exp(t) * s2}), t), t, 0)
+DECODER_DIRECTION = Claim(
+    name="gap/decoder-direction",
+    title="d/dt F(sigma^2 e^t) at t = 0 = -(D/2) r_sigma: the decoder residual is minus the derivative of F "
+          "along the log-variance direction of sigma^2",
+    steps=chain(DECODER_DIRECTION_START,
+                (-D / 2 * (1 - SQUARED_ERROR / (N * D * s2)), ByStrategy(), "21-22"),
+                (-D / 2 * r_sigma, ByDefinition((r_sigma,), fold=True), "21-22")),
+    conclusion=sp.Eq(DECODER_DIRECTION_START, -D / 2 * r_sigma, evaluate=False), eq="22", role="remark",
+    definitions=DEFINITIONS)
+
+_ORBIT = prop2.STATIONARY_ORBIT.path
+PRIOR_DIRECTION_START = sp.Subs(sp.Derivative(_ORBIT.apply(VAE1, t), t), t, 0)
+PRIOR_DIRECTION = Claim(
+    name="gap/prior-direction",
+    title="d/dt F along the orbit of latent k at t = 0 = -(1/2) r_k: the prior residual is minus the "
+          "derivative of F along W0[:, k] -> e^(t/2) W0[:, k], nu_k -> e^(-t/2) nu_k, tau_k^2 -> e^(-t) tau_k^2",
+    steps=chain(PRIOR_DIRECTION_START,
+                (sp.Mul(sp.Rational(-1, 2), 1 - MOMENT.xreplace({h: k}), evaluate=False), ByStrategy(), "23-24, 27"),
+                (-r[k] / 2, ByDefinition((r[k],), fold=True), "23-24")),
+    conclusion=sp.Eq(PRIOR_DIRECTION_START, -r[k] / 2, evaluate=False), eq="24", role="remark",
+    definitions=DEFINITIONS + (Definition(r[k], 1 - MOMENT.xreplace({h: k}), "prior residual of latent k", "23"),))
+
+xs, mu = sp.symbols("x mu", real=True)
+sd2 = sp.Symbol("sigma_d^2", positive=True)
+_eta = gauss.natural_parameters(mu, sd2)
+_grad = gauss.log_partition_gradient(*_eta)
+HALF_MINUS = sp.Rational(1, 2) - (xs - mu) ** 2 / (2 * sd2)
+VAE3_DECODER = Claim(
+    name="gap/vae3-decoder",
+    title="VAE-3: log N(x; mu, sigma_d^2) + H[p(x_d|z)] = 1/2 - (x - mu)^2/(2 sigma_d^2) = -d/dt log N(x; mu, "
+          "e^t sigma_d^2) at t = 0 = eta.(T(x) - A'(eta)), the integrand of Eq. 59 (per n, d and z)",
+    steps=chain(log_normal(xs, mu, sd2) + entropy(sd2),
+                (HALF_MINUS, ByStrategy(), "gap"),
+                (-sp.Subs(sp.Derivative(log_normal(xs, mu, sd2 * sp.exp(t)), t), t, 0), ByStrategy(), "gap"),
+                (_eta[0] * (xs - _grad[0]) + _eta[1] * (xs**2 - _grad[1]), ByStrategy(), "59")),
+    conclusion=sp.Eq(log_normal(xs, mu, sd2) + entropy(sd2), _eta[0] * (xs - _grad[0]) + _eta[1] * (xs**2 - _grad[1]),
+                     evaluate=False), eq="59", role="remark")
 
 CLAIM = Claim(
     name="gap",
-    title="Gap identity: F - S = (D/2) r_sigma + (1/2) sum_h r_h at every parameter value (VAE-1, VAE-3, linear VAE)",
-    hypotheses=HYP,
+    title="Gap identity (VAE-1): F - S = (D/2) r_sigma + (1/2) sum_h r_h at every parameter value; each residual "
+          "is minus the derivative of F along a log-variance direction (beyond the paper)",
     steps=STEPS,
+    conclusion=CONCLUSION,
+    eq="gap",
+    definitions=DEFINITIONS,
+    hypotheses=(prop2.FIRST_LAYER_LINEAR,),
+    lemmas=(DECODER_DIRECTION, PRIOR_DIRECTION, VAE3_DECODER),
 )

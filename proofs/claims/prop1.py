@@ -1,97 +1,115 @@
-"""Proposition 1 (VAE-2, Eqs. 19-24): at stationary points F = sum of three entropies (Eq. 20)."""
+"""Proposition 1 (VAE-2, Eqs. 12-24): at stationary points F is the sum of three entropies (Eq. 20).
+
+The chain starts from F = F1 + F2 + F3 with the VAE-2 definitions (prior N(0, A), decoder
+N(mu~(z~), sigma^2 I), encoder N(nu~, T~)), rewrites F2 and F1 as in Eqs. 21 and 23, and then
+substitutes the two stationarity conditions of Eq. 19, which the engine derives from the chain's
+expression: dF/dsigma^2 = 0 determines sum_n E_q||x - mu~||^2 = N D sigma^2 (Eq. 22) and
+dF/dalpha_k^2 = 0 determines sum_n E_q[z_k^2] = N alpha_k^2 (Eq. 24). Nothing else about the
+stationary point is used, and the unit-norm constraint of Eq. 18 is not used at all.
+"""
 
 from __future__ import annotations
 
 import sympy as sp
+from sympy import IndexedBase
 
-from proofs.claims.common import (D, D_EX, F1_h, F2_vae, H_EX, TWO_PI_E, Qbar, alpha2, alpha2s,
-                                  g, log_det_diag, m, ms, nu, s2, tau2, tau2s, z)
-from proofs.engine import Claim, Step
+from proofs.chain import ByDefinition, ByHypothesis, ByLemma, ByStrategy, Claim, Definition, Stationarity, chain
+from proofs.text import abbreviate
+from proofs.claims.model import (D, ENC_TILDE, F, F1, F2, F3, TWO_PI_E, H, N, decoder_term, entropy,
+                                 first_layer, g, h, k, log_det_diagonal, log_normal, n, s2, squared_error)
 
-HYP = {
-    "vae2": "model VAE-2 (Eqs. 12-18): prior N(0, A) with A = diag(alpha_h^2), decoder "
-            "N(mu(z), sigma^2 I), encoder q^(n) Gaussian with diagonal covariance T~",
-    "sigma2-free": "sigma^2 is a free positive parameter and only F2 depends on it",
-    "alpha-free": "every alpha_h^2 is a free positive parameter and only F1 depends on it",
-    "stationary": "at the point considered dF/dsigma^2 = 0 and dF/dalpha_h^2 = 0 (Eq. 19); "
-                  "nothing else about stationarity is used",
-    "linearity": "averages over n and expectations under q are linear, so identities of "
-                 "integrands and of the averages Qbar, m_h carry over to F",
-}
+alpha2 = IndexedBase("alpha^2", positive=True)
+W_tilde = IndexedBase("W~", real=True)
+ENC2 = ENC_TILDE
 
-x = sp.symbols(f"x_1:{D_EX + 1}", real=True)
-mu = sp.symbols(f"mu_1:{D_EX + 1}", real=True)
-xi = sp.Symbol("xi", real=True)
-nus = sp.symbols(f"nu_1:{H_EX + 1}", real=True)
-dF2 = sp.Derivative(F2_vae(), s2)
-dF1 = sp.Derivative(F1_h(), alpha2)
-F1_explicit = sum(F1_h(a, mh) for a, mh in zip(alpha2s, ms))
 
-STEPS = (
-    Step("21", sum(g.normal_logpdf(xd, md, s2) for xd, md in zip(x, mu)),
-         -sum((xd - md) ** 2 for xd, md in zip(x, mu)) / (2 * s2) - sp.Rational(D_EX, 2) * sp.log(2 * sp.pi * s2),
-         f"log N(x; mu, sigma^2 I) factorises over the D coordinates (shown for D = {D_EX}); its "
-         "q-average and n-average give F2 = -Qbar/(2 sigma^2) - D/2 log(2 pi sigma^2)",
-         ("vae2", "linearity")),
-    Step("21", F2_vae(), D / 2 * (1 - Qbar / (D * s2)) - D / 2 * sp.log(TWO_PI_E * s2),
-         "add and subtract D/2: the log prefactor becomes the negative entropy -D/2 log(2 pi e sigma^2)",
-         ("vae2", "linearity")),
-    Step("21-22", dF2, D / 2 * (Qbar / (D * s2**2)) - D / (2 * s2),
-         "derivative of Eq. 21 w.r.t. sigma^2 (Qbar does not depend on sigma^2)", ("sigma2-free",)),
-    Step("21-22", D / 2 * (Qbar / (D * s2**2)) - D / (2 * s2), -D / (2 * s2) * (1 - Qbar / (D * s2)),
-         "factor out -D/(2 sigma^2) > 0", ("sigma2-free",)),
-    Step("22", sp.Derivative(dF2, Qbar), 1 / (2 * s2**2),
-         "dF2/dsigma^2 is affine in Qbar with positive slope, so it has exactly one root in Qbar",
-         ("sigma2-free",)),
-    Step("22", sp.Subs(dF2, Qbar, D * s2), 0,
-         "the root is Qbar = D sigma^2, i.e. 1 - Qbar/(D sigma^2) = 0 at stationary points",
-         ("sigma2-free", "stationary")),
-    Step("22", F2_vae(qbar=D * s2), -D / 2 * sp.log(TWO_PI_E * s2),
-         "insert Qbar = D sigma^2 into Eq. 21: the first term vanishes", ("stationary",)),
-    Step("22", -D * g.expectation(-g.normal_logpdf(xi, 0, s2), xi, 0, s2), -D / 2 * sp.log(TWO_PI_E * s2),
-         "-H[p(x|z)]: the entropy of N(mu, sigma^2 I) is D times the 1-d entropy (Gaussian integral)",
-         ("vae2",)),
-    Step("23", g.expectation(z**2, z, nu, tau2), nu**2 + tau2,
-         "E_q[z_h^2] = nu_h^2 + tau_h^2 (Gaussian integral); m_h is its average over n",
-         ("vae2", "linearity")),
-    Step("23", g.expectation(g.normal_logpdf(z, 0, alpha2), z, nu, tau2), F1_h(mh=nu**2 + tau2),
-         "E_q log N(z_h; 0, alpha_h^2) = -E_q[z_h^2]/(2 alpha_h^2) - 1/2 log(2 pi alpha_h^2) "
-         "(Gaussian integral); F1 is its sum over h and average over n",
-         ("vae2", "linearity")),
-    Step("23", F1_h(), sp.Rational(1, 2) * (1 - m / alpha2) - sp.log(2 * sp.pi * sp.E * alpha2) / 2,
-         "add and subtract 1/2 per latent: the log prefactor becomes the prior's negative entropy",
-         ("vae2", "linearity")),
-    Step("23-24", sp.Derivative(F1_explicit, alpha2s[0]),
-         sum(sp.KroneckerDelta(1, k + 1) * ms[k] / (2 * alpha2s[0] ** 2) for k in range(H_EX))
-         - sum(sp.KroneckerDelta(1, k + 1) / (2 * alpha2s[0]) for k in range(H_EX)),
-         f"derivative of F1 (printed: F2, see errata) w.r.t. alpha_1^2, with the paper's "
-         f"Kronecker deltas (H = {H_EX}; every h is alike)", ("alpha-free",)),
-    Step("23-24", dF1, -1 / (2 * alpha2) * (1 - m / alpha2),
-         "factored form: -1/(2 alpha_h^2) (1 - m_h/alpha_h^2)", ("alpha-free",)),
-    Step("24", sp.Derivative(dF1, m), 1 / (2 * alpha2**2),
-         "dF1/dalpha_h^2 is affine in m_h with positive slope: exactly one root", ("alpha-free",)),
-    Step("24", sp.Subs(dF1, m, alpha2), 0,
-         "the root is m_h = alpha_h^2, i.e. 1 - m_h/alpha_h^2 = 0 at stationary points",
-         ("alpha-free", "stationary")),
-    Step("24", sum(F1_h(a, a) for a in alpha2s), -log_det_diag(alpha2s, TWO_PI_E) / 2,
-         f"insert m_h = alpha_h^2 into Eq. 23 (H = {H_EX}): F1 = -1/2 log det(2 pi e A)",
-         ("stationary",)),
-    Step("24", -sum(g.expectation(-g.normal_logpdf(z, 0, a), z, 0, a) for a in alpha2s),
-         -log_det_diag(alpha2s, TWO_PI_E) / 2,
-         "-1/2 log det(2 pi e A) = -H[p(z)] (Gaussian integrals, one per latent)", ("vae2",)),
-    Step("20", sum(g.expectation(-g.normal_logpdf(z, n_, t_), z, n_, t_) for n_, t_ in zip(nus, tau2s)),
-         log_det_diag(tau2s, TWO_PI_E) / 2,
-         "F3 = average over n of H[q^(n)] = 1/2 log det(2 pi e T~) (Gaussian integrals, per n)",
-         ("vae2", "linearity")),
-    Step("20", sum(F1_h(a, a) for a in alpha2s) + F2_vae(qbar=D * s2) + log_det_diag(tau2s, TWO_PI_E) / 2,
-         -log_det_diag(alpha2s, TWO_PI_E) / 2 - D / 2 * sp.log(TWO_PI_E * s2) + log_det_diag(tau2s, TWO_PI_E) / 2,
-         "F = F1 + F2 + F3 at a stationary point (per data point; F3 is averaged over n)",
-         ("stationary", "linearity")),
+def mean(dd: sp.Expr) -> sp.Expr:
+    """VAE-2's decoder mean mu~_d(z~) (Eq. 16)."""
+    return g(dd, first_layer(W_tilde, ENC2))
+
+
+DEFINITIONS = (
+    Definition(F, F1 + F2 + F3, "the ELBO as prior, decoder and entropy terms (proof of Prop. 1)", "8"),
+    Definition(F1, ENC2.prior_term(lambda hh: alpha2[hh]),
+               "F1 = (1/N) sum_n E_q log N(z~; 0, A), A = diag(alpha_h^2)", "12, 15"),
+    Definition(F2, decoder_term(mean, lambda dd: s2),
+               "F2 = (1/N) sum_n E_q log N(x^(n); mu~(z~), sigma^2 I)", "13, 16"),
+    Definition(F3, ENC2.entropy_term(),
+               "F3 = -(1/N) sum_n E_q log q^(n)(z~), q^(n) = N(nu~_n, T~_n)", "14"),
 )
+
+SQUARED_ERROR = squared_error(mean)          # sum_n E_q ||x^(n) - mu~(z~)||^2
+
+
+def second_moment(hh: sp.Expr) -> sp.Expr:
+    """sum_n E_q[z~_h^2]."""
+    return ENC2.second_moment(hh)
+
+
+STATIONARY_SIGMA2 = Stationarity(
+    "stationary-sigma2", "dF/dsigma^2 = 0 at the point considered (Eq. 19)", "19, 21-22",
+    wrt=s2, solve_for=SQUARED_ERROR)
+STATIONARY_ALPHA2 = Stationarity(
+    "stationary-alpha2", "dF/dalpha_k^2 = 0 for every latent k at the point considered (Eq. 19)", "19, 23-24",
+    wrt=alpha2[k], solve_for=second_moment(k), index=k)
+
+F1_EXPR, F2_EXPR, F3_EXPR = (dfn.body for dfn in DEFINITIONS[1:])
+abbreviate(first_layer(W_tilde, ENC2), sp.Symbol("u~(z~_n)"))   # display name of the first layer
+
+STEP_23_FIRST = sp.Sum(-second_moment(h) / (2 * N * alpha2[h]) - sp.log(2 * sp.pi * alpha2[h]) / 2, (h, 1, H))
+STEP_21_FIRST = -SQUARED_ERROR / (2 * N * s2) - D * sp.log(2 * sp.pi * s2) / 2
+STEP_23 = sp.Sum((1 - second_moment(h) / (N * alpha2[h])) / 2 - entropy(alpha2[h]), (h, 1, H))
+STEP_21 = D / 2 * (1 - SQUARED_ERROR / (N * D * s2)) - D * entropy(s2)
+PRIOR_ENTROPY = sp.Sum(-entropy(alpha2[h]), (h, 1, H))
+ENCODER_ENTROPY = sp.Sum(sp.Sum(entropy(ENC2.tau2[n, h]), (h, 1, H)), (n, 1, N)) / N
+
+CONCLUSION = sp.Eq(F, -log_det_diagonal(lambda hh: alpha2[hh], h, H, TWO_PI_E) / 2 - D / 2 * sp.log(TWO_PI_E * s2)
+                   + sp.Sum(log_det_diagonal(lambda hh: ENC2.tau2[n, hh], h, H, TWO_PI_E) / 2, (n, 1, N)) / N,
+                   evaluate=False)
+
+PRIOR_TERM = Claim(
+    name="prop1/prior-term",
+    title="F1 = 1/2 sum_h (1 - m_h/alpha_h^2) - 1/2 sum_h log(2 pi e alpha_h^2) with m_h = (1/N) sum_n E_q[z_h^2] "
+          "(Eq. 23), at every parameter value",
+    steps=chain(F1_EXPR, (STEP_23_FIRST, ByStrategy(), "23"), (STEP_23, ByStrategy(), "23")),
+    conclusion=sp.Eq(F1_EXPR, STEP_23, evaluate=False), eq="23", role="lemma")
+
+ENTROPY_TERM = Claim(
+    name="prop1/entropy-term",
+    title="F3 = (1/N) sum_n H[q^(n)] = (1/N) sum_n sum_h 1/2 log(2 pi e tau_h^2(x^(n))), at every parameter value",
+    steps=chain(F3_EXPR, (ENCODER_ENTROPY, ByStrategy(), "20")),
+    conclusion=sp.Eq(F3_EXPR, ENCODER_ENTROPY, evaluate=False), eq="20", role="lemma")
+
+STEPS = chain(
+    F,
+    (F1 + F2 + F3, ByDefinition((F,)), "8"),
+    (F1_EXPR + F2_EXPR + F3_EXPR, ByDefinition((F1, F2, F3)), "12-16"),
+    (STEP_23 + F2_EXPR + F3_EXPR, ByLemma(PRIOR_TERM), "23"),
+    (STEP_23 + STEP_21_FIRST + F3_EXPR, ByStrategy(), "21"),
+    (STEP_23 + STEP_21 + F3_EXPR, ByStrategy(), "21"),
+    (STEP_23 - D * entropy(s2) + F3_EXPR, ByHypothesis("stationary-sigma2"), "22"),
+    (PRIOR_ENTROPY - D * entropy(s2) + F3_EXPR, ByHypothesis("stationary-alpha2"), "24"),
+    (PRIOR_ENTROPY - D * entropy(s2) + ENCODER_ENTROPY, ByLemma(ENTROPY_TERM), "20"),
+    (CONCLUSION.rhs, ByStrategy(), "20, 24"),
+)
+
+x_, m_ = sp.symbols("x m", real=True)
+v_ = sp.Symbol("v", positive=True)
+ENTROPY_START = -sp.Integral(sp.exp(log_normal(x_, m_, v_)) * log_normal(x_, m_, v_), (x_, -sp.oo, sp.oo))
+
+ENTROPY = Claim(
+    name="prop1/gaussian-entropy",
+    title="H[N(m, v)] = -int N(x; m, v) log N(x; m, v) dx = 1/2 log(2 pi e v): the entropies of Eqs. 20, 22, 24",
+    steps=chain(ENTROPY_START, (entropy(v_), ByStrategy(), "20, 22, 24")),
+    conclusion=sp.Eq(ENTROPY_START, entropy(v_), evaluate=False), eq="20", role="remark")
 
 CLAIM = Claim(
     name="prop1",
     title="Proposition 1 (VAE-2): at stationary points F = -H[p(z)] - H[p(x|z)] + avg H[q] (Eq. 20)",
-    hypotheses=HYP,
     steps=STEPS,
+    conclusion=CONCLUSION,
+    eq="20",
+    definitions=DEFINITIONS,
+    hypotheses=(STATIONARY_SIGMA2, STATIONARY_ALPHA2),
+    lemmas=(PRIOR_TERM, ENTROPY_TERM, ENTROPY),
 )

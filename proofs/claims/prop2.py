@@ -1,79 +1,131 @@
-"""Proposition 2 (VAE-1, Eqs. 25-28): the reparametrization to VAE-2 and the cancellation."""
+"""Proposition 2 (VAE-1, Eqs. 25-28): at stationary points F = -D/2 log(2 pi e sigma^2) + 1/(2N) sum log tau^2.
+
+The chain starts from VAE-1's ELBO (Eqs. 1-5, decoder with a linear first layer, Eq. 11) and
+rewrites it, by the lemma ``prop2/reparametrization`` (Eqs. 26-27), as VAE-2's ELBO at
+W~ = W0 A^(-1/2), nu~ = A^(1/2) nu, T~ = A T, for any positive alpha_h^2. Proposition 1 then gives
+Eq. 28's first line, provided VAE-2 is stationary there in sigma^2 and in every alpha_k^2: the
+engine checks that this follows from VAE-1's stationarity, because
+
+* d/dsigma^2 of VAE-2's F at the instance equals d/dsigma^2 of VAE-1's F, and
+* d/dalpha_k^2 of VAE-2's F at the instance equals (1/alpha_k^2) times the derivative of VAE-1's
+  F along the orbit W0[:, k] -> e^(t/2) W0[:, k], nu_k -> e^(-t/2) nu_k, tau_k^2 -> e^(-t) tau_k^2.
+
+That orbit is a path in VAE-1's parameter space only if the first decoder layer is linear in z
+(so W0 z is unchanged along it) and the encoder can scale its outputs per latent: those are the
+two structural hypotheses, and the paper's "VAE-1 stationary => VAE-2 stationary" rests on them.
+The unit-norm constraint of Eqs. 17-18 (alpha_h = ||W0_h||) is not needed: any alpha_h^2 > 0 works.
+"""
 
 from __future__ import annotations
 
 import sympy as sp
+from sympy import IndexedBase
 
-from proofs.claims.common import D, H_EX, TWO_PI_E, alpha2s, g, log_det_diag, s2, tau2s
-from proofs.engine import Claim, Step
+from proofs.chain import (ByDefinition, ByLemma, ByStrategy, Claim, Definition, Discharge, Path,
+                          Stationarity, Structural, chain, instance, unfold)
+from proofs.claims import prop1
+from proofs.text import abbreviate
+from proofs.claims.model import (D, ENC, ENC_TILDE, F, F1, F2, F3, TWO_PI_E, H, N, decoder_term, entropy,
+                                 first_layer, g, h, k, log_det_diagonal, n, s2)
 
-HYP = {
-    "vae1": "model VAE-1 (Eqs. 1-5) with decoder DNN of the form Eq. 11 (first layer linear)",
-    "w0-nonzero": "every column of W^(0) is nonzero, so alpha_h = ||W^(0)_h|| > 0 and A is well "
-                  "defined (a zero column cannot be written as W~ A^(1/2) with unit-norm W~)",
-    "encoder-scaling": "the encoder family is closed under nu_h -> c^(1/2) nu_h, tau_h^2 -> c tau_h^2 "
-                       "per coordinate (needed so that the VAE-1 stationary point maps to a VAE-2 "
-                       "stationary point; the paper uses it silently when writing T~ = A T; see "
-                       "the criterion claim)",
-    "prop1": "Proposition 1 (Eq. 20) holds at stationary points of VAE-2",
-    "linearity": "averages over n are linear; identities are shown per data point",
-}
+W0 = IndexedBase("W0", real=True)
+alpha2 = prop1.alpha2
+_a, _b = sp.symbols("a b", integer=True, positive=True)
 
-DIM, LAT = 3, 2  # explicit sizes for the matrix steps; the identities are entry-wise
-W0 = sp.Matrix(DIM, LAT, lambda d, h: sp.Symbol(f"W_{d + 1}{h + 1}", real=True))
-zv = sp.Matrix(sp.symbols(f"z_1:{LAT + 1}", real=True))
-a = sp.symbols(f"alpha_1:{LAT + 1}", positive=True)
-col_norm = [sp.sqrt(sum(W0[d, h] ** 2 for d in range(DIM))) for h in range(LAT)]
-W_tilde = sp.Matrix(DIM, LAT, lambda d, h: W0[d, h] / col_norm[h])
-A_half = sp.diag(*a)
-A_mat = sp.diag(*[x**2 for x in a])
-T_mat = sp.diag(*sp.symbols(f"tau_1:{LAT + 1}^2", positive=True))
-zt, nz, w, eps = sp.symbols("z~ nu w epsilon", real=True)
-al, tz = sp.Symbol("alpha", positive=True), sp.Symbol("tau", positive=True)
-c = sp.Symbol("c", positive=True)
 
-STEPS = (
-    Step("26", (W_tilde.T * W_tilde).diagonal().T, sp.ones(LAT, 1),
-         "W~_h = W^(0)_h / ||W^(0)_h|| has unit length (Eq. 18)", ("w0-nonzero",),
-         statement="diag(W~^T W~) = (1, ..., 1)  with  W~_h = W^(0)_h / ||W^(0)_h||"),
-    Step("26", W_tilde * sp.diag(*col_norm), W0,
-         "W^(0) = W~ A^(1/2) with alpha_h = ||W^(0)_h||: A and W~ parametrize the same matrices",
-         ("w0-nonzero",), statement="W~ A^(1/2) = W^(0)  (D = 3, H = 2, entry-wise)"),
-    Step("27", W_tilde * A_half * zv, sum((W_tilde[:, h] * a[h] * zv[h] for h in range(LAT)), sp.zeros(DIM, 1)),
-         "first layer: W^(0) z = sum_h W~_h alpha_h z_h", ("vae1",),
-         statement="W~ A^(1/2) z = sum_h W~_h alpha_h z_h"),
-    Step("27", g.normal_pdf(zt / al, 0, 1) / al, g.normal_pdf(zt, 0, al**2),
-         "z_h ~ N(0, 1) and z~_h = alpha_h z_h: change of variables gives z~_h ~ N(0, alpha_h^2)",
-         ("vae1",), statement="N(z~/alpha; 0, 1)/alpha = N(z~; 0, alpha^2)"),
-    Step("27", g.normal_pdf(zt / al, nz, tz**2) / al, g.normal_pdf(zt, al * nz, al**2 * tz**2),
-         "z = A^(-1/2) z~ maps q(z) = N(nu, tau^2) to q~(z~) = N(alpha nu, alpha^2 tau^2)",
-         ("vae1",), statement="N(z~/alpha; nu, tau^2)/alpha = N(z~; alpha nu, alpha^2 tau^2)"),
-    Step("27-28", A_half.inv() * (A_mat * T_mat) * A_half.inv().T, T_mat,
-         "covariance of z = A^(-1/2) z~ is A^(-1/2) T~ A^(-1/2); all diagonal, so T~ = A T",
-         ("vae1",), statement="A^(-1/2) (A T) A^(-1/2) = T"),
-    Step("27-28", w * sp.sqrt(c) * (nz / sp.sqrt(c) + tz / sp.sqrt(c) * eps), w * (nz + tz * eps),
-         "moving along alpha_h^2 -> c alpha_h^2 in VAE-2 is, in VAE-1 coordinates, W^(0)_h -> c^(1/2) "
-         "W^(0)_h with nu_h -> c^(-1/2) nu_h, tau_h -> c^(-1/2) tau_h: the decoder input is unchanged, "
-         "so the path stays in the VAE-1 family only if the encoder can follow it",
-         ("encoder-scaling",),
-         statement="c^(1/2) w (c^(-1/2) nu + c^(-1/2) tau eps) = w (nu + tau eps)"),
-    Step("28", -log_det_diag(alpha2s, TWO_PI_E) / 2 - D / 2 * sp.log(TWO_PI_E * s2)
-         + log_det_diag([x * y for x, y in zip(alpha2s, tau2s)], TWO_PI_E) / 2,
-         -sp.Rational(H_EX, 2) * sp.log(TWO_PI_E) - D / 2 * sp.log(TWO_PI_E * s2) + log_det_diag(tau2s, TWO_PI_E) / 2,
-         f"insert T~ = A T into Eq. 20: the prior entropy cancels with part of the encoder entropy (H = {H_EX})",
-         ("prop1", "encoder-scaling", "w0-nonzero")),
-    Step("28", -sp.Rational(H_EX, 2) * sp.log(TWO_PI_E) - D / 2 * sp.log(TWO_PI_E * s2) + log_det_diag(tau2s, TWO_PI_E) / 2,
-         -D / 2 * sp.log(TWO_PI_E * s2) + log_det_diag(tau2s) / 2,
-         "last line of Eq. 28: log det(2 pi e T) = H log(2 pi e) + log det T", ("linearity",)),
-    Step("25", -sum(g.entropy(1) for _ in range(H_EX)) - D * g.entropy(s2) + sum(g.entropy(t2) for t2 in tau2s),
-         -D / 2 * sp.log(TWO_PI_E * s2) + sum(sp.log(t2) for t2 in tau2s) / 2,
-         "Eq. 25: -H[N(0, I)] - H[N(mu, sigma^2 I)] + H[q] equals the closed form (per data point)",
-         ("linearity",)),
+def mean(dd: sp.Expr) -> sp.Expr:
+    """VAE-1's decoder mean mu_d(z) = g_d(W0 z + b0) (Eq. 11)."""
+    return g(dd, first_layer(W0, ENC))
+
+
+FIRST_LAYER_LINEAR = Structural(
+    "first-layer-linear", "the decoder network takes z through a linear first layer, mu(z) = g(W0 z + b0) "
+    "(Eq. 11; any further layers are arbitrary)", "11")
+ENCODER_SCALING = Structural(
+    "encoder-scaling", "the encoder family can rescale its outputs per latent, nu_h -> c^(1/2) nu_h and "
+    "tau_h^2 -> c tau_h^2 for any c > 0 (e.g. a free per-latent output scale, or a log-variance head with a "
+    "free bias); used silently by the paper when it writes T~ = A T", "27")
+
+DEFINITIONS = (
+    Definition(F, F1 + F2 + F3, "the ELBO as prior, decoder and entropy terms", "8"),
+    Definition(F1, ENC.prior_term(lambda hh: 1), "F1 = (1/N) sum_n E_q log N(z; 0, I)", "1"),
+    Definition(F2, decoder_term(mean, lambda dd: s2), "F2 = (1/N) sum_n E_q log N(x^(n); mu(z), sigma^2 I)",
+               "2-3, 11", shaped_by=("first-layer-linear",)),
+    Definition(F3, ENC.entropy_term(), "F3 = -(1/N) sum_n E_q log q^(n)(z), q^(n) = N(nu_n, T_n)", "4-5"),
+)
+VAE1 = unfold(F1 + F2 + F3, DEFINITIONS)
+abbreviate(first_layer(W0, ENC), sp.Symbol("u(z_n)"))   # display name of the first layer
+
+REPARAMETRIZATION = instance(
+    (prop1.W_tilde, sp.Lambda((_a, _b), W0[_a, _b] / sp.sqrt(alpha2[_b]))),
+    (ENC_TILDE.nu, sp.Lambda((_a, _b), sp.sqrt(alpha2[_b]) * ENC.nu[_a, _b])),
+    (ENC_TILDE.tau2, sp.Lambda((_a, _b), alpha2[_b] * ENC.tau2[_a, _b])),
+)
+VAE2_AT = REPARAMETRIZATION.apply(unfold(prop1.F, prop1.DEFINITIONS))
+F1_AT, F3_AT = (REPARAMETRIZATION.apply(e) for e in (prop1.F1_EXPR, prop1.F3_EXPR))
+
+REPARAM_LEMMA = Claim(
+    name="prop2/reparametrization",
+    title="VAE-2's ELBO at W~ = W0 A^(-1/2), nu~ = A^(1/2) nu, T~ = A T equals VAE-1's ELBO, for any "
+          "alpha_h^2 > 0 (Eqs. 26-27)",
+    steps=chain(
+        VAE2_AT,
+        (F1_AT + DEFINITIONS[2].body + F3_AT, ByStrategy(), "26-27"),
+        (VAE1, ByStrategy(), "27"),
+    ),
+    conclusion=sp.Eq(VAE2_AT, VAE1, evaluate=False), eq="26-27", role="lemma",
+    definitions=DEFINITIONS[2:3], hypotheses=(FIRST_LAYER_LINEAR,))
+
+STATIONARY_SIGMA2 = Stationarity(
+    "stationary-sigma2", "dF/dsigma^2 = 0 at the VAE-1 point considered (Eq. 19)", "19", wrt=s2)
+STATIONARY_ORBIT = Stationarity(
+    "stationary-orbit", "for every latent k, F is stationary along the orbit W0[:, k] -> e^(t/2) W0[:, k], "
+    "nu_k -> e^(-t/2) nu_k, tau_k^2 -> e^(-t) tau_k^2 at t = 0: a path inside VAE-1 (first-layer-linear, "
+    "encoder-scaling), so every stationary point of VAE-1 is stationary along it", "19, 27",
+    path=Path(((W0, sp.Lambda((_a, _b), sp.KroneckerDelta(_b, k) / 2)),
+               (ENC.nu, sp.Lambda((_a, _b), -sp.KroneckerDelta(_b, k) / 2)),
+               (ENC.tau2, sp.Lambda((_a, _b), -sp.KroneckerDelta(_b, k))))),
+    index=k, requires=("first-layer-linear", "encoder-scaling"))
+
+PROP1_AT = REPARAMETRIZATION.apply(prop1.CONCLUSION.rhs)
+MIDDLE = (-H * sp.log(TWO_PI_E) / 2 - D / 2 * sp.log(TWO_PI_E * s2)
+          + sp.Sum(log_det_diagonal(lambda hh: ENC.tau2[n, hh], h, H, TWO_PI_E) / 2, (n, 1, N)) / N)
+CONCLUSION = sp.Eq(F, -D / 2 * sp.log(TWO_PI_E * s2)
+                   + sp.Sum(sp.Sum(sp.log(ENC.tau2[n, h]), (h, 1, H)), (n, 1, N)) / (2 * N), evaluate=False)
+
+CANCELLED = sp.Sum(sp.Sum(sp.log(ENC.tau2[n, h]), (h, 1, H)), (n, 1, N)) / (2 * N)
+ENCODER_PART = (-H * sp.log(TWO_PI_E) / 2
+                + sp.Sum(log_det_diagonal(lambda hh: ENC.tau2[n, hh], h, H, TWO_PI_E) / 2, (n, 1, N)) / N)
+CANCELLATION = Claim(
+    name="prop2/cancellation",
+    title="-H/2 log(2 pi e) + (1/N) sum_n 1/2 log det(2 pi e T_n) = 1/(2N) sum_n sum_h log tau_h^2(x^(n)) "
+          "(the last line of Eq. 28)",
+    steps=chain(ENCODER_PART, (CANCELLED, ByStrategy(), "28")),
+    conclusion=sp.Eq(ENCODER_PART, CANCELLED, evaluate=False), eq="28", role="lemma")
+
+STEPS = chain(
+    F,
+    (F1 + F2 + F3, ByDefinition((F,)), "8"),
+    (VAE1, ByDefinition((F1, F2, F3)), "1-5, 11"),
+    (VAE2_AT, ByLemma(REPARAM_LEMMA, reverse=True), "26-27"),
+    (PROP1_AT, ByLemma(prop1.CLAIM, REPARAMETRIZATION, discharges=(
+        Discharge("stationary-sigma2", "stationary-sigma2"),
+        Discharge("stationary-alpha2", "stationary-orbit", 1 / alpha2[k]))), "20, 28"),
+    (MIDDLE, ByStrategy(), "28"),
+    (CONCLUSION.rhs, ByLemma(CANCELLATION), "25, 28"),
 )
 
 CLAIM = Claim(
     name="prop2",
-    title="Proposition 2 (VAE-1): at stationary points F = -D/2 log(2 pi e sigma^2) + 1/(2N) sum log tau^2 (Eq. 25)",
-    hypotheses=HYP,
+    title="Proposition 2 (VAE-1): at stationary points F = -D/2 log(2 pi e sigma^2) + 1/(2N) sum_n sum_h "
+          "log tau_h^2(x^(n)) (Eq. 25)",
     steps=STEPS,
+    conclusion=CONCLUSION,
+    eq="25",
+    definitions=DEFINITIONS,
+    hypotheses=(FIRST_LAYER_LINEAR, ENCODER_SCALING, STATIONARY_SIGMA2, STATIONARY_ORBIT),
+    lemmas=(REPARAM_LEMMA, CANCELLATION),
 )
+
+__all__ = ["CLAIM", "DEFINITIONS", "VAE1", "W0", "STATIONARY_SIGMA2", "STATIONARY_ORBIT", "FIRST_LAYER_LINEAR",
+           "ENCODER_SCALING", "entropy"]
