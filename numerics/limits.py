@@ -137,9 +137,15 @@ standard error. --hidden: each width (at most MAX_LAYERS of them; an empty tuple
 
 
 def _value_text(value: object) -> str:
+    """`value` as the user wrote it where it is a number or a list of them, else its repr (one line)."""
     if isinstance(value, (tuple, list)):
-        return ",".join(str(v) for v in value) or "none"
-    return f"{value:g}" if isinstance(value, float) else str(value)
+        return ",".join(_value_text(v) for v in value) or "none"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def check_bound(option: str, value: object, bounds: Mapping[str, Bound] = BOUNDS) -> None:

@@ -19,8 +19,10 @@ resume.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterable
@@ -82,12 +84,16 @@ def parse_metrics(lines: Iterable[bytes]) -> MetricsLog:
 
 
 def read_metrics_log(path: str | Path) -> MetricsLog:
-    """The metrics log in the file `path` (empty if absent). A link is not followed (OSError)."""
+    """The metrics log in the file `path` (empty if absent). OSError when `path` is a link (not followed)
+    or not a regular file (a FIFO is not waited on)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         return MetricsLog()
     with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        os.set_blocking(fd, True)
         return parse_metrics(handle)
 
 

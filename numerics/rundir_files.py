@@ -89,9 +89,9 @@ class Folder:
 
     # -- opening ------------------------------------------------------------------------------
     @classmethod
-    def open(cls, root: Path, parts: tuple[str, ...] = (), *, create: bool = False) -> "Folder | None":
-        """`root`/`parts` opened without following links; None when it does not exist and `create` is
-        False. With `create`, missing folders are made (umask applies)."""
+    def open(cls, root: Path, *, create: bool = False) -> "Folder | None":
+        """The folder `root`, opened without following a link there; None when it does not exist and
+        `create` is False. With `create`, it and any missing parent are made (umask applies)."""
         root = Path(root)
         if create:
             try:
@@ -106,18 +106,7 @@ class Folder:
             return None
         except OSError as err:
             raise cls._open_error(root, err, os.lstat if os.path.lexists(root) else None) from None
-        folder = cls(fd, root)
-        try:
-            for part in parts:
-                child = folder.subfolder(part, create=create)
-                folder.close()
-                if child is None:
-                    return None
-                folder = child
-        except BaseException:
-            folder.close()
-            raise
-        return folder
+        return cls(fd, root)
 
     @staticmethod
     def _open_error(path: Path, err: OSError, lstat: Callable | None) -> RunDirError:
@@ -295,7 +284,3 @@ class WriterLock:
                 del _held[self.key]
                 os.close(entry[0])
 
-
-def held_by_this_process(folder: Folder) -> bool:
-    with _held_guard:
-        return folder.identity() in _held

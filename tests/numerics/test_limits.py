@@ -1,5 +1,4 @@
 """Bounds on every number the CLIs take, and the memory estimate made before allocation (issue 16, 4)."""
-import argparse
 import math
 from dataclasses import replace
 

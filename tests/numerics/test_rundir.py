@@ -205,6 +205,20 @@ def test_nothing_is_written_through_a_symlinked_folder_or_file(tmp_path):
     assert list(outside.iterdir()) == []
 
 
+def test_a_fifo_in_place_of_a_file_is_refused_not_waited_on(tmp_path):
+    run = RunDir(tmp_path)
+    for name, read in (("config.json", run.read_config), ("checkpoint.pt", run.load_checkpoint),
+                       ("metrics.jsonl", run.read_metrics)):
+        os.mkfifo(tmp_path / name)
+        with pytest.raises(rundir_module.UnsafePathError, match="FIFO"):
+            read()
+    with pytest.raises(OSError, match="not a regular file"):
+        rundir_module.read_metrics_log(tmp_path / "metrics.jsonl")
+    os.symlink(tmp_path / "config.json", tmp_path / "link.jsonl")
+    with pytest.raises(OSError):
+        rundir_module.read_metrics_log(tmp_path / "link.jsonl")
+
+
 def test_resume_with_a_symlinked_control_writes_nothing_outside(tmp_path):
     from numerics.verify import run_verification
 
