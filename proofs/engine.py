@@ -82,8 +82,26 @@ def prove(before: Any, after: Any, expensive: bool = True) -> tuple[str | None, 
     return None, last
 
 
+_IDENTITY_CACHE: dict[tuple, tuple] = {}
+
+
+def _hashable(x: Any) -> Any:
+    return sp.ImmutableMatrix(x) if isinstance(x, sp.MatrixBase) else sp.sympify(x)
+
+
 def _check_identity(before: Any, after: Any, domain: dict, seed: int) -> tuple[Status, str | None, str | None, dict | None, SpotCheck]:
-    """PROVED (strategy and spot-check agree), NUMERIC-ONLY or FAILED, with evidence."""
+    """PROVED (strategy and spot-check agree), NUMERIC-ONLY or FAILED, with evidence; cached per
+    (before, after, domain, seed) for the process, so a claim re-checked with one step changed
+    (as the twin tests do) re-checks only what changed."""
+    key = (_hashable(before), _hashable(after), id(domain), seed)
+    hit = _IDENTITY_CACHE.get(key)
+    if hit is None or hit[0] is not domain:
+        hit = (domain, _check_identity_uncached(before, after, domain, seed))
+        _IDENTITY_CACHE[key] = hit
+    return hit[1]
+
+
+def _check_identity_uncached(before: Any, after: Any, domain: dict, seed: int) -> tuple[Status, str | None, str | None, dict | None, SpotCheck]:
     strategy, residual = prove(before, after, expensive=False)
     numeric = spot_check(before, after, domain, seed=seed)
     if strategy is None and numeric.agree is not False:
@@ -273,6 +291,13 @@ def _hypothesis_dict(h: Any, derivation: Derivation | None) -> dict:
 # --- checking a claim -------------------------------------------------------------------------
 
 _CACHE: dict[int, tuple[Any, ClaimResult]] = {}
+
+
+def clear_caches() -> None:
+    """Forget every cached result (claims, identities, derivations), e.g. after changing strategies."""
+    _CACHE.clear()
+    _IDENTITY_CACHE.clear()
+    _DERIVATION_CACHE.clear()
 
 
 def check_claim(claim: Claim | ErrataClaim) -> ClaimResult:
@@ -651,12 +676,26 @@ def _substitute_indexed(expr: Any, target: Any, value: Any, index: sp.Symbol | N
     return visit(out)
 
 
+_DERIVATION_CACHE: dict[tuple, tuple] = {}
+
+
 def derive(hyp: Stationarity, F: Any, given: dict[str, Derivation], solve: bool = True,
            use_via: bool = True) -> Derivation:
     """Differentiate F as the hypothesis says, then (with ``solve``) solve 0 = derivative.
 
     With ``use_via=False`` the derivative is returned as computed (unevaluated along a path that
-    has a ``via`` lemma), for comparing two hypotheses' derivatives."""
+    has a ``via`` lemma), for comparing two hypotheses' derivatives. Cached per hypothesis object,
+    F and the given equations."""
+    key = (id(hyp), sp.sympify(F), tuple((k, id(g.hypothesis), g.target, g.value) for k, g in sorted(given.items())),
+           solve, use_via)
+    hit = _DERIVATION_CACHE.get(key)
+    if hit is None or hit[0] is not hyp:
+        hit = (hyp, _derive(hyp, F, given, solve, use_via))
+        _DERIVATION_CACHE[key] = hit
+    return hit[1]
+
+
+def _derive(hyp: Stationarity, F: Any, given: dict[str, Derivation], solve: bool, use_via: bool) -> Derivation:
     d = Derivation(hyp)
     t = hyp.path.parameter if hyp.path is not None and hyp.path.parameter is not None else sp.Dummy("t", real=True)
     if hyp.wrt is not None:
@@ -784,4 +823,4 @@ def _check_erratum(e: Erratum, k: int) -> StepResult:
                       printed, corrected)
 
 
-__all__ = ["Status", "Derivation", "StepResult", "ClaimResult", "check_claim", "prove", "derive"]
+__all__ = ["Status", "Derivation", "StepResult", "ClaimResult", "check_claim", "clear_caches", "prove", "derive"]

@@ -43,11 +43,22 @@ def _mathtext(latex: str) -> str:
             .replace(r"\displaystyle ", ""))
 
 
+_DET = sp.Function("det")
+
+
+def _mathtext_ready(x: Any) -> Any:
+    """Determinants of explicit matrices written as det((row), (row), ...): mathtext has no matrices."""
+    if isinstance(x, sp.Basic) and x.has(sp.Determinant):
+        return x.replace(lambda e: isinstance(e, sp.Determinant) and isinstance(e.arg, sp.MatrixBase),
+                         lambda e: _DET(*[sp.Tuple(*e.arg.row(r)) for r in range(e.arg.rows)]))
+    return x
+
+
 def expression_latex(x: Any) -> str:
     """LaTeX of an expression, using only constructs that mathtext understands."""
     if isinstance(x, sp.MatrixBase):
         return r"\left(" + ", ".join(_mathtext(sp.latex(shown(e))) for e in x) + r"\right)"
-    return _mathtext(sp.latex(shown(x)))
+    return _mathtext(sp.latex(_mathtext_ready(shown(x))))
 
 
 def equation_text(lhs: Any, rhs: Any | None, relation: str = "=") -> str:

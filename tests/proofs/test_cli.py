@@ -1,4 +1,4 @@
-"""The CLI: --list, --json, usage errors (exit 2, no traceback) and failing claims (exit 1)."""
+"""The CLI: --list, --json, --verbose chains, usage errors (exit 2, no traceback), failing claims (exit 1)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import sympy as sp
 
 import proofs.check as cli
 from proofs import CLAIM_NAMES
-from proofs.engine import Claim, Step, check_claim
+from proofs.chain import ByStrategy, Claim, chain
+from proofs.engine import check_claim
 
 
 def test_list(capsys):
@@ -35,23 +36,29 @@ def test_unknown_name_subprocess_has_no_traceback():
     assert p.returncode == 2 and "Traceback" not in p.stderr and "prop1" in p.stderr
 
 
-def test_json_output(capsys):
+def test_json_output_has_chains_graph_axioms_and_coverage(capsys, all_results):
     assert cli.main(["cor1", "prop2", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [c["name"] for c in data["claims"]] == ["cor1", "prop2"]
     assert data["status"] == "PROVED" and isinstance(data["seconds"], float)
-    assert all(s["status"] == "PROVED" for c in data["claims"] for s in c["steps"])
+    assert data["dependency_graph"] == {"cor1": ["prop2"], "prop2": ["prop1"]}
+    assert {"axioms", "coverage", "coverage_missing"} <= set(data)
+    cor1 = data["claims"][0]
+    assert cor1["start"] == "F" and cor1["conclusion"]["eq"] == "33"
+    assert [s["by"]["kind"] for s in cor1["steps"]] == ["definition", "definition", "lemma", "strategy"]
 
 
-def test_verbose_lists_steps(capsys):
-    assert cli.main(["cor1", "--verbose"]) == 0
+def test_verbose_shows_the_chain_hypotheses_and_axioms(capsys, all_results):
+    assert cli.main(["corA1", "--verbose"]) == 0
     out = capsys.readouterr().out
-    assert "Eq. 33" in out and "PROVED" in out
+    assert "  = " in out and "(by axiom lucas" in out and "(by claim cor1" in out
+    assert "conclusion (Eq. 44)" in out and "axiom lucas" in out and "hypothesis stationary-T" in out
 
 
 def test_failing_claim_exits_1(monkeypatch, capsys):
     a = sp.Symbol("a", positive=True)
-    bad = Claim("bad", "a false claim", {}, (Step("0", sp.log(2 * a), 2 * sp.log(a), "wrong"),))
+    bad = Claim("bad", "a false claim", chain(sp.log(2 * a), (2 * sp.log(a), ByStrategy(), "0")),
+                sp.Eq(sp.log(2 * a), 2 * sp.log(a), evaluate=False))
     monkeypatch.setattr(cli, "check_claims", lambda names: [check_claim(bad)])
     assert cli.main(["prop1"]) == 1
     assert "FAILED" in capsys.readouterr().out

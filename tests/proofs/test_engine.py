@@ -1,4 +1,5 @@
-"""Failing twins: corrupted steps, false identities and non-errata must not pass."""
+"""Failing twins of the engine's checks: corrupted steps, trivial steps, lemma instances, discharges,
+hypotheses that determine nothing, non-errata; and the strategies' and spot-check's own twins."""
 
 from __future__ import annotations
 
@@ -6,95 +7,162 @@ import dataclasses
 
 import sympy as sp
 
-from proofs.claims import load_claim
-from proofs.claims.common import D, H, Qbar, s2
-from proofs.claims.cor2 import Ssig, Stau
-from proofs.claims.criterion import witness
-from proofs.claims.errata import Printed
-from proofs.claims.prop3 import M, eta1, mus, psi, sig2, table, delta
-from proofs.engine import Step, check_step
+from proofs import check_claim
+from proofs.chain import (ByHypothesis, ByLemma, ByStrategy, Claim, Discharge, Erratum, ErrataClaim, Path,
+                          Stationarity, chain, instance)
+from proofs.claims import errata, prop1, prop2, prop3
+from proofs.claims.model import D, H, N, entropy, k, s2
 from proofs.spotcheck import spot_check
 
-
-def _step(claim: str, eq: str, contains: str = "") -> Step:
-    return next(s for s in load_claim(claim).steps if s.eq == eq and contains in s.text())
+a, b = sp.symbols("a b", positive=True)
 
 
-def _assert_failed(step: Step) -> None:
-    r = check_step(step)
-    assert r.status == "FAILED", r.detail
-    assert r.residual is not None and r.counterexample, r.to_dict()
+def _one_step(before, after, by=None, **kwargs) -> Claim:
+    steps = chain(before, (after, by or ByStrategy(), "0"))
+    return Claim("twin", "a twin", steps, sp.Eq(before, after, evaluate=False), **kwargs)
 
 
-def test_corrupted_sign_fails():
-    real = _step("prop1", "21", "Qbar")
-    assert check_step(real).status == "PROVED"
-    _assert_failed(dataclasses.replace(real, after=D / 2 * (1 + Qbar / (D * s2)) - D / 2 * sp.log(2 * sp.pi * sp.E * s2)))
+def test_false_identity_fails_with_residual_and_counterexample():
+    result = check_claim(_one_step(sp.log(a + b), sp.log(a) + sp.log(b)))
+    step = result.steps[0]
+    assert result.status == "FAILED" and step.status == "FAILED"
+    assert step.residual and step.counterexample
 
 
-def test_dropped_term_fails():
-    real = _step("gap", "gap", "F - S")
-    dropped = D / 2 * (1 - Qbar / (D * s2))  # the prior residuals (1/2) sum_h r_h dropped
-    _assert_failed(dataclasses.replace(real, after=dropped))
+def test_corrupted_sign_in_prop1_fails():
+    step = prop1.CLAIM.steps[4]  # Eq. 21, second line
+    bad = dataclasses.replace(step, after=step.after.xreplace({D: -D}))
+    result = check_claim(dataclasses.replace(prop1.CLAIM, steps=prop1.CLAIM.steps[:4] + (bad,) + prop1.CLAIM.steps[5:]))
+    assert result.steps[4].status == "FAILED"
 
 
-def test_wrong_constant_fails():
-    real = _step("cor2", "43")
-    # const = (D - H) log 3 - D/2 log(2 pi e) instead of (D - H) log 2 - D/2 log(2 pi e)
-    wrong = (H * sp.log(2) + Stau / 2) - (D * sp.log(2) + Ssig / 2) + (D - H) * sp.log(3) - D / 2 * sp.log(2 * sp.pi * sp.E)
-    _assert_failed(dataclasses.replace(real, after=wrong))
+def test_wrong_entropy_constant_in_a_gaussian_integral_fails():
+    lemma = prop1.ENTROPY
+    bad = dataclasses.replace(lemma.steps[0], after=sp.log(2 * sp.pi * prop1.v_) / 2)  # e dropped
+    result = check_claim(dataclasses.replace(lemma, steps=(bad,)))
+    assert result.steps[0].status == "FAILED" and result.steps[0].counterexample
 
 
-def test_wrong_entropy_constant_in_gaussian_integral_fails():
-    real = _step("prop1", "22", "Integral")
-    _assert_failed(dataclasses.replace(real, after=-D / 2 * sp.log(2 * sp.pi * s2)))  # e dropped
+def test_trivial_step_is_refused():
+    result = check_claim(_one_step(a, a))
+    assert result.status == "FAILED" and "refused" in result.steps[0].detail
 
 
-def test_corrupted_matrix_table_entry_fails():
-    real = _step("prop3", "60", "d eta1_d'/dM_dj")
-    before, _ = table(eta1, M, lambda dp, d, j: 0)
-    _, wrong = table(eta1, M, lambda dp, d, j: delta(d, dp) * mus[d] * psi[j] / sig2[d] ** 2)  # sign flipped
-    _assert_failed(dataclasses.replace(real, before=before, after=wrong))
+def test_lemma_whose_left_side_does_not_occur_fails():
+    lemma = _one_step(sp.log(a * b), sp.log(a) + sp.log(b))
+    result = check_claim(_one_step(sp.exp(a), sp.exp(a) + 1, ByLemma(lemma)))
+    assert result.status == "FAILED" and "does not occur" in result.steps[0].detail
 
 
-def test_corrupted_derivative_of_functions_fails():
-    real = _step("prop3", "58")
-    _assert_failed(dataclasses.replace(real, after=2 * real.after))
+def test_lemma_instance_must_keep_positivity():
+    lemma = _one_step(sp.log(a * b), sp.log(a) + sp.log(b))
+    x = sp.Symbol("x", real=True)
+    user = _one_step(sp.log(x * b), sp.log(x) + sp.log(b), ByLemma(lemma, instance((a, x))))
+    result = check_claim(user)
+    assert result.status == "FAILED" and "positive" in result.steps[0].detail
+
+
+def test_unproved_lemma_cannot_be_used():
+    false_lemma = _one_step(sp.log(a + b), sp.log(a) + sp.log(b))
+    result = check_claim(_one_step(sp.log(a + b) * 2, (sp.log(a) + sp.log(b)) * 2, ByLemma(false_lemma)))
+    assert result.status == "FAILED" and "not proved" in result.steps[0].detail
+
+
+def test_lemma_with_undischarged_stationarity_fails():
+    """prop2 using prop1 without saying which of its hypotheses implies prop1's alpha-stationarity."""
+    step = prop2.CLAIM.steps[3]
+    only_sigma = dataclasses.replace(step.by, discharges=step.by.discharges[:1])
+    steps = prop2.CLAIM.steps[:3] + (dataclasses.replace(step, by=only_sigma),) + prop2.CLAIM.steps[4:]
+    result = check_claim(dataclasses.replace(prop2.CLAIM, steps=steps))
+    assert result.steps[3].status == "FAILED" and "not discharged" in result.steps[3].detail
+
+
+def test_vae1_stationarity_implies_vae2_stationarity_only_if_the_encoder_follows():
+    """The orbit without the encoder's scaling (nu, tau^2 fixed) is not VAE-2's alpha direction: the
+    engine's derivative check of "VAE-1 stationary => VAE-2 stationary" must fail."""
+    w0_only = dataclasses.replace(prop2.STATIONARY_ORBIT, path=Path(prop2.STATIONARY_ORBIT.path.entries[:1]))
+    hypotheses = tuple(w0_only if h.key == "stationary-orbit" else h for h in prop2.CLAIM.hypotheses)
+    result = check_claim(dataclasses.replace(prop2.CLAIM, hypotheses=hypotheses))
+    assert result.steps[3].status == "FAILED" and "does not imply" in result.steps[3].detail
+
+
+def test_wrong_discharge_factor_fails():
+    step = prop2.CLAIM.steps[3]
+    wrong = dataclasses.replace(step.by, discharges=(step.by.discharges[0],
+                                                     Discharge("stationary-alpha2", "stationary-orbit", sp.S(2))))
+    steps = prop2.CLAIM.steps[:3] + (dataclasses.replace(step, by=wrong),) + prop2.CLAIM.steps[4:]
+    assert check_claim(dataclasses.replace(prop2.CLAIM, steps=steps)).steps[3].status == "FAILED"
+
+
+def test_stationarity_that_does_not_determine_its_target_fails():
+    """sigma^2-stationarity says nothing about sum_n E_q[z_k^2]."""
+    wrong = dataclasses.replace(prop1.STATIONARY_SIGMA2, key="stationary-alpha2")
+    hypotheses = (prop1.STATIONARY_SIGMA2, wrong)
+    result = check_claim(dataclasses.replace(prop1.CLAIM, hypotheses=hypotheses))
+    assert result.status == "FAILED"
+
+
+def test_w_direction_alone_does_not_give_eq_75():
+    """Without stationary-W as given, stationary-M determines I1 + I2 = 0, not I2 = 0."""
+    m_alone = dataclasses.replace(prop3.STATIONARY_M, given=())
+    hypotheses = tuple(m_alone if h.key == "stationary-M" else h for h in prop3.CLAIM.hypotheses)
+    result = check_claim(dataclasses.replace(prop3.CLAIM, hypotheses=hypotheses))
+    assert result.status == "FAILED"
+
+
+def test_via_lemma_for_another_direction_fails():
+    swapped = dataclasses.replace(prop3.STATIONARY_W, via=prop3.DF_M)
+    hypotheses = tuple(swapped if h.key == "stationary-W" else h for h in prop3.CLAIM.hypotheses)
+    result = check_claim(dataclasses.replace(prop3.CLAIM, hypotheses=hypotheses))
+    assert result.status == "FAILED"
+    assert "not the derivative" in (result.derivations["stationary-W"].error or "")
+
+
+def test_hypothesis_used_but_absent_fails_the_step():
+    steps = chain(a, (a + 1, ByHypothesis("nowhere"), "0"))
+    result = check_claim(Claim("twin", "t", steps, sp.Eq(a, a + 1, evaluate=False)))
+    assert result.status == "FAILED" and "not declared" in result.steps[0].detail
+
+
+def test_true_printed_form_is_not_an_erratum():
+    item = Erratum("x", sp.Eq(sp.log(a * b), sp.log(a) + sp.log(b), evaluate=False),
+                   errata.DF1_CHAIN.conclusion, "none", "a true equation", proof=errata.DF1_CHAIN)
+    claim = ErrataClaim("e", "t", (item,), sp.Eq(sp.Symbol("printed wrong"), sp.Tuple(sp.Symbol("x")), evaluate=False))
+    result = check_claim(claim)
+    assert result.status == "FAILED" and "not an erratum" in result.steps[0].detail
+
+
+def test_erratum_with_wrong_correction_fails():
+    item = errata.AFTER_23
+    bad = dataclasses.replace(item, corrected=sp.Eq(item.corrected.lhs, 2 * item.corrected.rhs, evaluate=False))
+    claim = dataclasses.replace(errata.CLAIM, steps=(bad,) + errata.CLAIM.steps[1:])
+    result = check_claim(claim)
+    assert result.steps[0].status == "FAILED" and "not proved" in result.steps[0].detail
 
 
 def test_spot_check_disagrees_on_false_identity():
-    a, b = sp.symbols("a b", positive=True)
     assert spot_check(sp.log(a + b), sp.log(a) + sp.log(b), {}).agree is False
     assert spot_check(sp.log(a * b), sp.log(a) + sp.log(b), {}).agree is True
 
 
 def test_numeric_only_when_no_strategy_closes(monkeypatch):
     import proofs.engine as engine
-    monkeypatch.setattr(engine, "strategy_chain", lambda r: [])  # no symbolic strategy at all
-    real = _step("prop1", "21", "Qbar")
-    r = check_step(real)
-    assert r.status == "NUMERIC-ONLY" and r.strategy == "spot-check"
-    claim = engine.Claim("c", "t", {}, (real,))
-    assert engine.check_claim(claim).status == "NUMERIC-ONLY"
+
+    engine.clear_caches()
+    monkeypatch.setattr(engine, "strategy_chain", lambda r: [])
+    try:
+        result = check_claim(_one_step(entropy(s2) + D, sp.log(2 * sp.pi * s2) / 2 + sp.Rational(1, 2) + D))
+        assert result.steps[0].status == "NUMERIC-ONLY" and result.status == "NUMERIC-ONLY"
+    finally:
+        engine.clear_caches()
 
 
-def test_nonzero_witness_fails_for_closed_family():
-    step = Step("w", witness(sp.exp), None, "exp is closed: its determinant is 0", kind="nonzero")
-    assert check_step(step).status == "FAILED"
-
-
-def test_true_printed_form_is_not_an_erratum():
-    # table after Eq. 60: d eta1_d'/dM_dj = mu_d d/dM_dj (1/sigma_d'^2) looks odd (mu_d for mu_d')
-    # but holds, because the derivative vanishes for d != d'
-    before, _ = table(eta1, M, lambda dp, d, j: 0)
-    printed = sp.Matrix([mus[d] * sp.Derivative(1 / sig2[dp], M[d, j]) for dp in range(2) for d in range(2) for j in range(2)])
-    _, corrected = table(eta1, M, lambda dp, d, j: -delta(d, dp) * mus[d] * psi[j] / sig2[d] ** 2)
-    step = Step("60", before, corrected, "twin", kind="erratum", printed=Printed(before, printed))
-    r = check_step(step)
-    assert r.status == "FAILED" and "not an erratum" in r.detail
-
-
-def test_erratum_with_wrong_correction_fails():
-    real = _step("errata", "after 23")
-    r = check_step(dataclasses.replace(real, after=2 * real.after))
-    assert r.status == "FAILED" and "corrected form not proved" in r.detail
+def test_prop3_eq_39_with_h_for_d_in_its_constant_fails():
+    """The mix-up of issue 15: the constant of Eq. 39 written with H where D is meant."""
+    last = prop3.CLAIM.steps[-1]
+    bad = dataclasses.replace(last, after=last.after.xreplace({D * sp.log(2 * sp.pi * sp.E) / 2: 0})
+                              - H * sp.log(2 * sp.pi * sp.E) / 2)
+    assert bad.after != last.after
+    result = check_claim(dataclasses.replace(prop3.CLAIM, steps=prop3.CLAIM.steps[:-1] + (bad,),
+                                             conclusion=sp.Eq(prop3.CLAIM.conclusion.lhs, bad.after, evaluate=False)))
+    assert result.steps[-1].status == "FAILED" and N in sp.sympify(bad.after).free_symbols
