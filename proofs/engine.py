@@ -39,6 +39,7 @@ from proofs.strategies import normal_form, strategy_chain
 from proofs.text import equation_latex, equation_text, expression_latex, expression_text
 
 Status = Literal["PROVED", "NUMERIC-ONLY", "FAILED", "PRINTED-WRONG"]
+ELBO = sp.Symbol("F", real=True)  # the name every model gives its ELBO (proofs.claims.model.F)
 
 
 # --- proving an identity ----------------------------------------------------------------------
@@ -89,7 +90,10 @@ def _hashable(x: Any) -> Any:
     return sp.ImmutableMatrix(x) if isinstance(x, sp.MatrixBase) else sp.sympify(x)
 
 
-def _check_identity(before: Any, after: Any, domain: dict, seed: int) -> tuple[Status, str | None, str | None, dict | None, SpotCheck]:
+Evidence = tuple[Status, "str | None", "str | None", "dict | None", SpotCheck]
+
+
+def _check_identity(before: Any, after: Any, domain: dict, seed: int) -> Evidence:
     """PROVED (strategy and spot-check agree), NUMERIC-ONLY or FAILED, with evidence; cached per
     (before, after, domain, seed) for the process, so a claim re-checked with one step changed
     (as the twin tests do) re-checks only what changed."""
@@ -101,7 +105,7 @@ def _check_identity(before: Any, after: Any, domain: dict, seed: int) -> tuple[S
     return hit[1]
 
 
-def _check_identity_uncached(before: Any, after: Any, domain: dict, seed: int) -> tuple[Status, str | None, str | None, dict | None, SpotCheck]:
+def _check_identity_uncached(before: Any, after: Any, domain: dict, seed: int) -> Evidence:
     strategy, residual = prove(before, after, expensive=False)
     numeric = spot_check(before, after, domain, seed=seed)
     if strategy is None and numeric.agree is not False:
@@ -489,6 +493,11 @@ class _Checker:
             return self.derivations[hyp.key]
         given = {k: self.derive(self.declared[k]) for k in hyp.given if isinstance(self.declared.get(k), Stationarity)}
         if hyp.of is not None:
+            problem = self._is_elbo(hyp.of)
+            if problem:
+                d = Derivation(hyp, error=f"{hyp.key}: {problem}")
+                self.derivations[hyp.key] = d
+                return d
             F = hyp.of
         elif hyp.at is not None:
             if hyp.at >= len(self.unconditional):
@@ -503,6 +512,17 @@ class _Checker:
         if hyp.via is not None:
             self._note_dependency(hyp.via)
         return d
+
+    def _is_elbo(self, expr: Any) -> str | None:
+        """None if expr is this claim's ELBO F (as defined here, up to the strategies), else why not:
+        a hypothesis may differentiate another form of F than the chain's, never another function."""
+        table = {dfn.symbol: dfn for dfn in self.claim.definitions}
+        if ELBO not in table:
+            return "it differentiates a given expression, but this claim does not define the ELBO F"
+        elbo = unfold(ELBO, self.claim.definitions)
+        if expr == elbo or prove(expr, elbo)[0] is not None:
+            return None
+        return "the expression it differentiates is not this claim's F"
 
     def _substitute_lemma(self, by: ByLemma, before: Any) -> tuple[Any, str | None, str]:
         lemma = by.lemma
@@ -575,6 +595,8 @@ class _Checker:
             return f"{d.by} is not a stationarity condition, so it cannot imply {hyp.key}"
         if not _nonzero(d.factor):
             return f"the factor {d.factor} relating {hyp.key} to {d.by} is not provably nonzero"
+        if mine.of is not None and self._is_elbo(mine.of):
+            return f"{d.by}: {self._is_elbo(mine.of)}"
         theirs = derive(hyp, hyp.of if hyp.of is not None else unfold(lemma.start, lemma.definitions), {},
                         solve=False, use_via=False)
         ours = derive(mine, mine.of if mine.of is not None else unfold(self.claim.start, self.claim.definitions), {},
@@ -802,7 +824,8 @@ def _check_erratum(e: Erratum, k: int) -> StepResult:
     seed = _seed("errata", k, e.eq)
     refute = e.refute if e.refute is not None else e.printed
     p_status, p_strategy, p_residual, p_cex, p_num = _check_identity(refute.lhs, refute.rhs, e.domain, seed)
-    printed = {"text": equation_text(e.printed.lhs, e.printed.rhs), "latex": equation_latex(e.printed.lhs, e.printed.rhs)}
+    printed = {"text": equation_text(e.printed.lhs, e.printed.rhs),
+               "latex": equation_latex(e.printed.lhs, e.printed.rhs)}
     corrected = {"text": equation_text(e.corrected.lhs, e.corrected.rhs),
                  "latex": equation_latex(e.corrected.lhs, e.corrected.rhs)}
     justification = f"{e.verdict}: {e.explanation}"

@@ -256,7 +256,8 @@ class Evaluator:
         total = mpmath.mpf(0)
         for k, w in FD_WEIGHTS:
             inner = {**env, key: base + k * FD_STEP}
-            total += w * (self._fd(fd.expr, inner) if isinstance(fd.expr, _FiniteDifference) else self.ev(fd.expr, inner))
+            nested = isinstance(fd.expr, _FiniteDifference)
+            total += w * (self._fd(fd.expr, inner) if nested else self.ev(fd.expr, inner))
         return total / FD_STEP
 
     def _key_of(self, var: sp.Basic, env: dict) -> Any:

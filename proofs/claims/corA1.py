@@ -141,8 +141,8 @@ OPTIMAL_ENCODER = Claim(
 
 CLAIM = Claim(
     name="corA1",
-    title="Corollary A1 (linear VAE): after convergence the p-PCA log-likelihood is L = -D/2 log(2 pi e sigma^2) + "
-          "1/2 sum_h log tau_h^2 (Eq. 44), and Eq. 45 at the ML solution has that form",
+    title="Corollary A1 (linear VAE): after convergence the p-PCA log-likelihood is Eq. 44, and Eq. 45 at the "
+          "maximum-likelihood solution has that value",
     steps=STEPS,
     conclusion=CONCLUSION,
     eq="44",

@@ -109,8 +109,8 @@ VAE3_DECODER = Claim(
 
 CLAIM = Claim(
     name="gap",
-    title="Gap identity (VAE-1): F - S = (D/2) r_sigma + (1/2) sum_h r_h at every parameter value; each residual "
-          "is minus the derivative of F along a log-variance direction (beyond the paper)",
+    title="Gap identity (VAE-1, beyond the paper): at every parameter value, F minus the three-entropy value is a "
+          "sum of residuals, each minus the derivative of F along a log-variance direction",
     steps=STEPS,
     conclusion=CONCLUSION,
     eq="gap",

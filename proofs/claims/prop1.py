@@ -105,7 +105,7 @@ ENTROPY = Claim(
 
 CLAIM = Claim(
     name="prop1",
-    title="Proposition 1 (VAE-2): at stationary points F = -H[p(z)] - H[p(x|z)] + avg H[q] (Eq. 20)",
+    title="Proposition 1 (VAE-2): at every stationary point the ELBO is the sum of three entropies (Eq. 20)",
     steps=STEPS,
     conclusion=CONCLUSION,
     eq="20",

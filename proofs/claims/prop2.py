@@ -117,8 +117,7 @@ STEPS = chain(
 
 CLAIM = Claim(
     name="prop2",
-    title="Proposition 2 (VAE-1): at stationary points F = -D/2 log(2 pi e sigma^2) + 1/(2N) sum_n sum_h "
-          "log tau_h^2(x^(n)) (Eq. 25)",
+    title="Proposition 2 (VAE-1): at every stationary point the ELBO is the sum of three entropies (Eq. 25)",
     steps=STEPS,
     conclusion=CONCLUSION,
     eq="25",

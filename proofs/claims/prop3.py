@@ -26,7 +26,7 @@ from proofs.claims.model import (D, ENC, ENC_TILDE, F, F1, F2, F3, TWO_PI_E, H, 
                                  h, k, log_det_diagonal, log_normal, n, x)
 from proofs.operators import Expect
 from proofs.claims.vae3 import (G59, I1, I2, NEG_ENTROPY, U_MU, U_SIG, I, J, M, W, W0mu, W0sig, ell, eps, eta,
-                                mean, phi, psi, summand_47, term1, term2, var)
+                                mean, phi, psi, summand_47, var)
 
 _a, _b = sp.symbols("a b", integer=True, positive=True)
 i2 = sp.Symbol("i'", integer=True, positive=True)
@@ -326,13 +326,13 @@ M_ALONE = Claim(
 
 CLAIM = Claim(
     name="prop3",
-    title="Proposition 3 (VAE-3, Appendix B): at stationary points F = avg H[q] - H[p(z)] - avg E_q H[p(x|z)] "
-          "(Eq. 39)",
+    title="Proposition 3 (VAE-3, Appendix B): at every stationary point the ELBO is the entropy sum of Eq. 39",
     steps=STEPS,
     conclusion=CONCLUSION,
     eq="39",
     definitions=DEFINITIONS,
     hypotheses=(LAST_LAYER_LINEAR, SEPARATE_PARAMETERS, FIRST_LAYERS_LINEAR, ENCODER_SCALING,
                 STATIONARY_W, STATIONARY_M, STATIONARY_ORBIT),
-    lemmas=(ENTROPY_NATURAL, F2_NATURAL, DERIVATIVE_LEMMA, ETA_W1, ETA_W2, ETA_M1, ETA_M2, DF_W, DF_M, DF_M_59, M_ALONE),
+    lemmas=(ENTROPY_NATURAL, F2_NATURAL, DERIVATIVE_LEMMA, ETA_W1, ETA_W2, ETA_M1, ETA_M2, DF_W, DF_M, DF_M_59,
+            M_ALONE),
 )

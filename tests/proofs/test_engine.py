@@ -8,10 +8,9 @@ import dataclasses
 import sympy as sp
 
 from proofs import check_claim
-from proofs.chain import (ByHypothesis, ByLemma, ByStrategy, Claim, Discharge, Erratum, ErrataClaim, Path,
-                          Stationarity, chain, instance)
+from proofs.chain import ByHypothesis, ByLemma, ByStrategy, Claim, Discharge, Erratum, ErrataClaim, Path, chain, instance
 from proofs.claims import errata, prop1, prop2, prop3
-from proofs.claims.model import D, H, N, entropy, k, s2
+from proofs.claims.model import D, H, N, entropy, s2
 from proofs.spotcheck import spot_check
 
 a, b = sp.symbols("a b", positive=True)
@@ -166,3 +165,12 @@ def test_prop3_eq_39_with_h_for_d_in_its_constant_fails():
     result = check_claim(dataclasses.replace(prop3.CLAIM, steps=prop3.CLAIM.steps[:-1] + (bad,),
                                              conclusion=sp.Eq(prop3.CLAIM.conclusion.lhs, bad.after, evaluate=False)))
     assert result.steps[-1].status == "FAILED" and N in sp.sympify(bad.after).free_symbols
+
+
+def test_stationarity_of_another_function_than_the_elbo_is_refused():
+    """A hypothesis may differentiate any form of the claim's F, never another function."""
+    from proofs.claims import corA1
+
+    bad = dataclasses.replace(corA1.STATIONARY_T, of=corA1.F_LIN + corA1.T[corA1.k] ** 2)
+    result = check_claim(dataclasses.replace(corA1.OPTIMAL_ENCODER, hypotheses=(corA1.cor1.LINEAR_VAE, bad)))
+    assert result.status == "FAILED" and "not this claim's F" in result.steps[0].detail
