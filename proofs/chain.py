@@ -299,7 +299,7 @@ class Claim:
     conclusion: sp.Basic
     eq: str = ""
     definitions: tuple[Definition, ...] = ()
-    hypotheses: tuple[Any, ...] = ()
+    hypotheses: tuple[Hypothesis, ...] = ()
     lemmas: tuple["Claim", ...] = ()
     role: str = "claim"
 
@@ -338,7 +338,7 @@ class ErrataClaim:
     steps: tuple[Erratum, ...]
     conclusion: sp.Basic
     eq: str = ""
-    hypotheses: tuple[Any, ...] = ()
+    hypotheses: tuple[Hypothesis, ...] = ()
     lemmas: tuple[Claim, ...] = ()
     role: str = "claim"
 

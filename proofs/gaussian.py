@@ -2,7 +2,7 @@
 
 * the univariate normal density and log-density (Eqs. 1-2, 12-13, 30, 35),
 * its entropy 1/2 log(2 pi e s2) (the three entropies of Eqs. 20, 25, 39),
-* its exponential-family form: natural parameters, sufficient statistics and log-partition
+* its exponential-family form: natural parameters and the log-partition A with its gradient
   (Eqs. 47-49),
 * Gaussian expectations written as real integrals (``expectation``) and their evaluation
   through the moments E[x^k], each moment obtained once by ``sympy.integrate`` (``moment``).
@@ -48,11 +48,6 @@ def expectation(g: sp.Expr, x: sp.Symbol, mean: sp.Expr, var: sp.Expr) -> sp.Int
 def natural_parameters(mean: sp.Expr, var: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
     """eta = (mu / sigma^2, -1 / (2 sigma^2)), Eq. 48."""
     return mean / var, -1 / (2 * var)
-
-
-def sufficient_statistics(x: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
-    """T(x) = (x, x^2), Eq. 48."""
-    return x, x**2
 
 
 def log_partition(eta1: sp.Expr, eta2: sp.Expr) -> sp.Expr:
