@@ -8,7 +8,7 @@
   through the moments E[x^k], each moment obtained once by ``sympy.integrate`` (``moment``).
 
 The claims build their Gaussian integrals with :func:`expectation`; the engine's
-``gaussian_integral`` strategy evaluates them with :func:`evaluate_gaussian_integrals`, and the
+``gaussian`` strategy evaluates them with :func:`evaluate_gaussian_integrals`, and the
 numeric spot-check evaluates the very same ``Integral`` objects by quadrature, independently.
 """
 
