@@ -1,8 +1,9 @@
 """Closed-form "three entropies" values: what the ELBO equals at stationary points (per data point).
 
 One function per formula of the paper, named like the maths. All take their dtype and device from
-their inputs and are differentiable. `numerics.estimators.three_entropies(model, x)` dispatches on
-the model kind (this module imports nothing from the package: data flow one way).
+their inputs and are differentiable. `numerics.estimators` picks the formula from what a model's
+decoder returns (a scalar variance, one per output dimension, or z-dependent ones) and whether it
+defines a prior (this module imports nothing from the package: data flow one way).
 """
 from __future__ import annotations
 
@@ -54,3 +55,17 @@ def entropy_sum_vae3(log_sigma2_expect: Tensor, tau2: Tensor) -> Tensor:
     D = log_sigma2_expect.shape[-1]
     return (0.5 * torch.log(tau2).sum(-1).mean() - 0.5 * log_sigma2_expect.sum(-1).mean()
             - 0.5 * D * _LOG_2PI_E)
+
+
+def entropy_sum_learned_prior(log_sigma2_expect: Tensor, tau2: Tensor, alpha2: Tensor) -> Tensor:
+    """The three entropies with a learned prior N(0, diag(alpha^2)) and per-dimension decoder variances:
+    -H[p(z)] - 1/N sum_n E_q H[p(x|z)] + 1/N sum_n H[q_n]
+    = -1/2 sum_h log(2 pi e alpha_h^2) - 1/(2N) sum_{n,d} E_q[log(2 pi e sigma_d^2(z))]
+      + 1/(2N) sum_{n,h} log(2 pi e tau_h^2(x_n)).
+
+    The first line of Eq. 39 with the prior entropy of Eq. 20 kept: Eq. 20 for a scalar sigma^2,
+    Eq. 39 for alpha = 1. It is the S of the gap identity (DESIGN.md, "gap") for any Gaussian VAE with
+    a diagonal learned prior. log_sigma2_expect: E_q log sigma_d^2 per point [N,D]; tau2 [N,H]; alpha2 [H].
+    """
+    decoder = 0.5 * (log_sigma2_expect + _LOG_2PI_E).sum(-1).mean()
+    return -gaussian_entropy(alpha2).sum() - decoder + gaussian_entropy(tau2).sum(-1).mean()

@@ -17,8 +17,20 @@ stationary points of the variance parameters.
 
 A design holds base points eps and weights; z = nu(x) + sqrt(tau2(x)) * eps (reparametrisation). The
 design IS the choice of estimator: for the linear VAE, design None computes every expectation in
-closed form (Eqs. 29-32), and a design samples the decoder term like any other kind (the estimator of
+closed form (Eqs. 29-32), and a design samples the decoder term like any other model (the estimator of
 Appendix C.3 and Listing 1: reparametrised samples of log p(x|z), analytic KL).
+
+Any Gaussian VAE is evaluated through three methods only (the adapter protocol, docs/interfaces.md
+"practitioners"): `encode(x) -> (nu [N,H], tau2 [N,H])`, `decode(z) -> (mu [...,D], sigma2)` and,
+optionally, `prior_var() -> alpha2 [H]`. Which closed form S takes is decided by what decode returns
+(`decoder_variance_form`) and by whether the model defines its prior, never by a model kind:
+
+    decoder variance      standard prior N(0, 1)                                   learned prior
+    a scalar              Eq. 25 (Eq. 33 for the linear VAE)                       Eq. 20
+    one per d, [D]        Eq. 39 with E_q log sigma_d^2 = log sigma_d^2 (closed)   Eqs. 20 + 39
+    z-dependent           Eq. 39 (E_q log sigma_d^2(z) by the design)              Eqs. 20 + 39
+
+("Eqs. 20 + 39": `entropies.entropy_sum_learned_prior`, Eq. 39 with the prior entropy kept.)
 """
 from __future__ import annotations
 
@@ -29,10 +41,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .entropies import entropy_sum_linear, entropy_sum_vae1, entropy_sum_vae2, entropy_sum_vae3
-from .models import GaussianVAE
+from .entropies import entropy_sum_learned_prior, entropy_sum_vae1, entropy_sum_vae2, entropy_sum_vae3
+from .models import GaussianVAE, LinearVAE
 
 DESIGN_KINDS = ("mc", "rqmc", "gauss-hermite", "qmc")
+SCALAR, PER_DIMENSION, Z_DEPENDENT = "scalar", "per-dimension", "z-dependent"
+DECODER_VARIANCE_FORMS = (SCALAR, PER_DIMENSION, Z_DEPENDENT)
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -176,6 +190,7 @@ class Evaluation:
     elbo_se / gap_se: Monte Carlo standard errors (0 for analytic values and deterministic designs;
     NaN for an MC design with K = 1 or an rqmc design with one replicate). entropy_sum: S (Eq. 33 / 25 / 20 / 39). residual_prior: [H].
     identity_error: |gap - (residual_decoder + residual_prior.sum()/2)|, float round-off.
+    entropy_formula: which closed form S took (`entropy_formula`), e.g. "Eq. 25".
     """
 
     elbo: Tensor
@@ -190,6 +205,7 @@ class Evaluation:
     expected_loglik: Tensor = field(default=None)  # type: ignore[assignment]
     n_points: int = 0
     design_kind: str = ""
+    entropy_formula: str = ""
 
     def to_dict(self) -> dict:
         """Python floats (NaN -> None) and a list for residual_prior."""
@@ -220,21 +236,69 @@ class _Sums:
     var_resid: Tensor | int = 0       # ... of the decoder residual
     k_loglik: Tensor | int = 0        # shared MC: sum_n log p(x_n|z_k), [K]
     k_resid: Tensor | int = 0         # shared MC: same for the decoder residual, [K]
-    sigma2: Tensor | None = None      # decoder variance as returned by decode (scalar kinds)
+    sigma2: Tensor | None = None      # decoder variance as returned by decode (scalar form)
+    alpha2: Tensor | None = None      # the model's own prior variances (None: N(0, 1))
+    form: str = SCALAR                # `decoder_variance_form` (read when stats are collected)
 
 
 def _check_data(model: GaussianVAE, x: Tensor) -> None:
-    if x.dim() != 2 or x.shape[1] != model.D:
-        raise ValueError(f"x must be [N, D={model.D}]; got {tuple(x.shape)}")
+    D = getattr(model, "D", None)
+    if x.dim() != 2 or (D is not None and x.shape[1] != D):
+        raise ValueError(f"x must be [N, D={'D' if D is None else D}]; got {tuple(x.shape)}")
+
+
+def _linear_weight(model: GaussianVAE) -> Tensor | None:
+    """The decoder matrix W of the kit's linear VAE (mu = W z + mu0), whose expectations have a closed
+    form (design None); None for every other model."""
+    return model.W if isinstance(model, LinearVAE) else None
 
 
 def _check(model: GaussianVAE, x: Tensor, design: Design | None) -> None:
     _check_data(model, x)
+    H = getattr(model, "H", None)
     if design is None:
-        if model.kind != "linear":
-            raise ValueError(f"model kind {model.kind!r} needs a design (mc_design, gauss_hermite_design, sobol_design)")
-    elif design.eps.shape[2] != model.H or design.eps.shape[1] not in (1, x.shape[0]):
-        raise ValueError(f"design eps {tuple(design.eps.shape)} does not fit N={x.shape[0]}, H={model.H}")
+        if _linear_weight(model) is None:
+            raise ValueError(f"{type(model).__name__} needs a design (mc_design, gauss_hermite_design, sobol_design); "
+                             f"only the linear VAE has a closed form")
+    elif (H is not None and design.eps.shape[2] != H) or design.eps.shape[1] not in (1, x.shape[0]):
+        raise ValueError(f"design eps {tuple(design.eps.shape)} does not fit N={x.shape[0]}, H={H}")
+
+
+def prior_variances(model: GaussianVAE) -> Tensor | None:
+    """alpha^2 [H] from `model.prior_var()` when the model defines its own prior (a learned prior, VAE-2),
+    None for the standard normal prior N(0, 1) (no prior_var, or `GaussianVAE`'s default)."""
+    method = getattr(type(model), "prior_var", None)
+    if method is None or method is GaussianVAE.prior_var:
+        return None
+    return model.prior_var()
+
+
+def decoder_variance_form(sigma2: Tensor, mu: Tensor) -> str:
+    """What decode returned as its variance, from shapes alone (so it also works under torch.func.vmap):
+    "scalar" (one element), "per-dimension" ([D], leading dimensions of size one allowed) or
+    "z-dependent" (the leading dimensions of the batch of z: [..., D] or [..., 1]). Read it from at
+    least two z (`variance_form`): for one z a z-dependent variance has the shape [1, D]."""
+    if sigma2.numel() == 1:
+        return SCALAR
+    if all(size == 1 for size in sigma2.shape[:-1]) and sigma2.shape[-1] == mu.shape[-1]:
+        return PER_DIMENSION
+    if sigma2.dim() == mu.dim() and sigma2.shape[:-1] == mu.shape[:-1] and sigma2.shape[-1] in (1, mu.shape[-1]):
+        return Z_DEPENDENT
+    raise ValueError(f"decode(z) returned a variance of shape {tuple(sigma2.shape)} for a mean of shape "
+                     f"{tuple(mu.shape)}; it must be a scalar, [D] or [..., D] like the mean")
+
+
+def variance_form(model: GaussianVAE, H: int, like: Tensor) -> str:
+    """`decoder_variance_form` of `model`, read from decode at two latent points (z = 0)."""
+    mu, sigma2 = model.decode(torch.zeros(2, H, dtype=like.dtype, device=like.device))
+    return decoder_variance_form(sigma2, mu)
+
+
+def entropy_formula(form: str, learned_prior: bool) -> str:
+    """The paper's equation S takes for a decoder variance `form` and prior (the module docstring's table)."""
+    if learned_prior:
+        return "Eq. 20" if form == SCALAR else "Eqs. 20 + 39"
+    return {SCALAR: "Eq. 25", PER_DIMENSION: "Eq. 39 (constant sigma_d^2)", Z_DEPENDENT: "Eq. 39"}[form]
 
 
 def _kl_and_moments(nu: Tensor, tau2: Tensor, alpha2: Tensor) -> tuple[Tensor, Tensor]:
@@ -272,13 +336,17 @@ def _gram_applies(weight: Tensor) -> bool:
     return weight.shape[1] < weight.shape[0]
 
 
-def row_width(model: GaussianVAE) -> int:
+def row_width(model: GaussianVAE, H: int | None = None) -> int:
     """Width of the per-base-point decoder output the estimators form for `model`: D, or on the Gram
-    path (`squared_error_affine`) the output layer's input width. Sets how many points fit a chunk."""
+    path (`squared_error_affine`) the output layer's input width. Sets how many points fit a chunk.
+    H defaults to `model.H` (a user model without that attribute passes it)."""
     ref = next(model.parameters())
     with torch.no_grad():
-        affine = _decode_affine(model, torch.zeros(1, model.H, dtype=ref.dtype, device=ref.device))
-    return affine[1].shape[1] if affine is not None and _gram_applies(affine[1]) else int(model.D)
+        z = torch.zeros(1, int(model.H if H is None else H), dtype=ref.dtype, device=ref.device)
+        affine = _decode_affine(model, z)
+        if affine is not None and _gram_applies(affine[1]):
+            return int(affine[1].shape[1])
+        return int(model.D) if hasattr(model, "D") else int(model.decode(z)[0].shape[-1])
 
 
 ROWS_PER_CHUNK = 8192
@@ -321,20 +389,23 @@ def _accumulate_chunk(model: GaussianVAE, x: Tensor, eps: Tensor | None, weights
                       sums: _Sums, *, stats: bool, mc: str) -> None:
     """Add one chunk of data points to `sums`. mc: "" (no SE), "per-point", "shared" or "replicates:R"."""
     nu, tau2 = model.encode(x)
-    kl, m2 = _kl_and_moments(nu, tau2, model.prior_var())
+    tau2 = tau2.expand_as(nu)  # a free [H] variance (the linear VAE's) is one per point
+    if eps is not None and eps.shape[-1] != nu.shape[-1]:
+        raise ValueError(f"design eps has H={eps.shape[-1]} latents; encode returned {nu.shape[-1]}")
+    alpha2 = torch.ones_like(nu[0]) if sums.alpha2 is None else sums.alpha2
+    kl, m2 = _kl_and_moments(nu, tau2, alpha2)
     sums.kl = sums.kl + kl.sum()
     sums.tau2.append(tau2)
     sums.second_moment = sums.second_moment + m2.sum(0)
+    D = x.shape[-1]
     if eps is None:  # linear VAE: E_q ||x - W z - mu0||^2 = ||x - W nu - mu0||^2 + sum_h tau_h^2 ||W_:,h||^2
         mu, sigma2 = model.decode(nu)
-        q = ((x - mu) ** 2).sum(-1) + (tau2 * (model.W ** 2).sum(0)).sum(-1)
-        D = x.shape[-1]
+        q = ((x - mu) ** 2).sum(-1) + (tau2 * (_linear_weight(model) ** 2).sum(0)).sum(-1)
         sums.loglik = sums.loglik + (-0.5 * D * torch.log(2.0 * math.pi * sigma2) - q / (2.0 * sigma2)).sum()
         sums.resid_dec = sums.resid_dec + (0.5 * D - q / (2.0 * sigma2)).sum()
         sums.sigma2 = sigma2
         return
     z = nu + torch.sqrt(tau2) * eps                     # [K,n,H]
-    D = x.shape[-1]
     sq_kn, logdet_kn, sigma2, log_sigma2 = _decoder_terms(model, x, z)
     if sigma2.numel() == 1:
         sums.sigma2 = sigma2
@@ -343,7 +414,7 @@ def _accumulate_chunk(model: GaussianVAE, x: Tensor, eps: Tensor | None, weights
     sums.loglik = sums.loglik + (w * loglik_kn).sum()
     if not stats:
         return
-    if model.kind == "vae3":
+    if sigma2.numel() != 1:  # per-dimension or z-dependent: Eq. 39 needs E_q log sigma_d^2 per point
         sums.log_sigma2.append((weights[:, None, None] * log_sigma2).sum(0))
     resid_kn = 0.5 * D - sq_kn
     sums.resid_dec = sums.resid_dec + (w * resid_kn).sum()
@@ -365,7 +436,7 @@ def _run(model: GaussianVAE, x: Tensor, design: Design | None, chunk_size: int |
     _check(model, x, design)
     N = x.shape[0]
     chunk = N if chunk_size is None else max(1, int(chunk_size))
-    sums = _Sums()
+    sums = _Sums(alpha2=prior_variances(model))
     analytic = design is None
     eps = weights = None
     mc = ""
@@ -376,6 +447,8 @@ def _run(model: GaussianVAE, x: Tensor, design: Design | None, chunk_size: int |
             mc = "shared" if design.shared else "per-point"
         elif design.kind == "rqmc":
             mc = "shared" if design.shared else f"replicates:{design.replicates}"
+        if stats:
+            sums.form = variance_form(model, design.eps.shape[2], x)
     for a in range(0, N, chunk):
         b = min(N, a + chunk)
         eps_c = None if analytic else (eps if design.shared else eps[:, a:b])
@@ -397,22 +470,15 @@ def _standard_errors(sums: _Sums, design: Design | None, N: int, like: Tensor) -
     return torch.sqrt(sums.var_loglik / R) / N, torch.sqrt(sums.var_resid / R) / N
 
 
-def _entropy_sum_from(model: GaussianVAE, tau2: Tensor, sigma2: Tensor | None,
-                      log_sigma2_expect: Tensor | None) -> Tensor:
-    """S by the closed form of `numerics.entropies` for the model kind."""
-    kind = model.kind
-    if kind == "vae3":
+def _entropy_sum_from(form: str, tau2: Tensor, sigma2: Tensor | None, log_sigma2_expect: Tensor | None,
+                      alpha2: Tensor | None, D: int) -> Tensor:
+    """S by the closed form of `numerics.entropies` for the decoder variance `form` and the prior
+    (alpha2 None: N(0, 1)); the module docstring's table."""
+    if form == SCALAR:
+        return entropy_sum_vae1(sigma2, tau2, D) if alpha2 is None else entropy_sum_vae2(sigma2, tau2, alpha2, D)
+    if alpha2 is None:
         return entropy_sum_vae3(log_sigma2_expect, tau2)
-    if sigma2 is None or sigma2.numel() != 1:
-        raise ValueError(f"model kind {kind!r} needs a scalar decoder variance; decode returned shape "
-                         f"{None if sigma2 is None else tuple(sigma2.shape)}")
-    if kind == "linear":
-        return entropy_sum_linear(sigma2, tau2, model.D)
-    if kind == "vae1":
-        return entropy_sum_vae1(sigma2, tau2, model.D)
-    if kind == "vae2":
-        return entropy_sum_vae2(sigma2, tau2, model.prior_var(), model.D)
-    raise ValueError(f"unknown model kind {kind!r}; valid: linear, vae1, vae2, vae3")
+    return entropy_sum_learned_prior(log_sigma2_expect, tau2, alpha2)
 
 
 def predicted_gap(residual_decoder: Tensor, residual_prior: Tensor) -> Tensor:
@@ -428,15 +494,16 @@ def evaluate(model: GaussianVAE, x: Tensor, design: Design | None, *, chunk_size
     a time and sums the chunks' contributions; the values do not depend on it. Under autograd the graph
     still holds every chunk, so chunking saves memory only when called inside `torch.no_grad()` (how
     the training code should evaluate on large data such as MNIST). Linear VAE: design None is the
-    analytic evaluation, a design samples the decoder term.
+    analytic evaluation, a design samples the decoder term. Any model of the adapter protocol (module
+    docstring) is evaluated; S takes the closed form its decoder variance and prior call for.
     """
     sums = _run(model, x, design, chunk_size, stats=True)
     N = x.shape[0]
     expected_loglik = sums.loglik / N
     kl = sums.kl / N
     elbo = expected_loglik - kl
-    S = _entropy_sum_from(model, torch.cat(sums.tau2, 0), sums.sigma2,
-                          torch.cat(sums.log_sigma2, 0) if sums.log_sigma2 else None)
+    S = _entropy_sum_from(sums.form, torch.cat(sums.tau2, 0), sums.sigma2,
+                          torch.cat(sums.log_sigma2, 0) if sums.log_sigma2 else None, sums.alpha2, x.shape[1])
     residual_decoder = sums.resid_dec / N
     residual_prior = 1.0 - sums.second_moment / N
     gap = elbo - S
@@ -445,7 +512,8 @@ def evaluate(model: GaussianVAE, x: Tensor, design: Design | None, *, chunk_size
     return Evaluation(elbo=elbo, elbo_se=elbo_se, entropy_sum=S, residual_decoder=residual_decoder,
                       residual_prior=residual_prior, gap=gap, gap_se=gap_se, identity_error=identity_error,
                       kl=kl, expected_loglik=expected_loglik, n_points=N,
-                      design_kind="analytic" if design is None else design.kind)
+                      design_kind="analytic" if design is None else design.kind,
+                      entropy_formula=entropy_formula(sums.form, sums.alpha2 is not None))
 
 
 def elbo_objective(model: GaussianVAE, x: Tensor, design: Design | None) -> Tensor:
@@ -460,18 +528,23 @@ def elbo_objective(model: GaussianVAE, x: Tensor, design: Design | None) -> Tens
 
 
 def three_entropies(model: GaussianVAE, x: Tensor, design: Design | None = None) -> Tensor:
-    """The three-entropy value S of `model` on data `x` (per data point), dispatching on `model.kind`
-    to the closed forms of `numerics.entropies`.
+    """The three-entropy value S of `model` on data `x` (per data point), by the closed form of
+    `numerics.entropies` that its decoder variance and prior call for (the module docstring's table).
 
-    Linear VAE: Eq. 33; VAE-1: Eq. 25; VAE-2: Eq. 20 (closed form in the variances, design ignored).
-    VAE-3: Eq. 39, whose E_q log sigma_d^2 needs a design, by default `default_design` (256
-    scrambled-Sobol points shared by all points, seed 0).
+    A scalar or per-dimension decoder variance: closed form in the variances (design ignored; Eq. 33,
+    25, 20, or Eq. 39 with constant sigma_d^2). A z-dependent one (VAE-3): Eq. 39, whose E_q log
+    sigma_d^2(z) needs a design, by default `default_design` (256 scrambled-Sobol points shared by all
+    points, seed 0).
     """
-    if model.kind == "vae3":
-        design = default_design(model.H, dtype=x.dtype, device=x.device) if design is None else design
-        sums = _run(model, x, design, None, stats=True)
-        return _entropy_sum_from(model, torch.cat(sums.tau2, 0), None, torch.cat(sums.log_sigma2, 0))
     _check_data(model, x)
     nu, tau2 = model.encode(x)
+    tau2 = tau2.expand_as(nu)
+    form = variance_form(model, nu.shape[-1], x)
+    if form == Z_DEPENDENT:
+        design = default_design(nu.shape[-1], dtype=x.dtype, device=x.device) if design is None else design
+        sums = _run(model, x, design, None, stats=True)
+        return _entropy_sum_from(form, torch.cat(sums.tau2, 0), None, torch.cat(sums.log_sigma2, 0), sums.alpha2,
+                                 x.shape[1])
     _, sigma2 = model.decode(nu[:1])
-    return _entropy_sum_from(model, tau2, sigma2, None)
+    log_sigma2 = None if form == SCALAR else torch.log(sigma2).reshape(-1).expand(x.shape[0], -1)
+    return _entropy_sum_from(form, tau2, sigma2, log_sigma2, prior_variances(model), x.shape[1])

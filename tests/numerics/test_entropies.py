@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch.distributions import Normal
 
-from numerics.entropies import entropy_sum_linear, entropy_sum_vae1, entropy_sum_vae2, entropy_sum_vae3, gaussian_entropy
+from numerics.entropies import (entropy_sum_learned_prior, entropy_sum_linear, entropy_sum_vae1, entropy_sum_vae2,
+                                entropy_sum_vae3, gaussian_entropy)
 from numerics.estimators import gauss_hermite_design, sobol_design, three_entropies
 from numerics.models import MODEL_KINDS, build_model
 
@@ -60,8 +61,22 @@ def test_vae2_entropy_sum_and_reparametrisation_to_vae1():
     assert abs(float(entropy_sum_vae2(sigma2, tau2, alpha2, D) - entropy_sum_vae1(sigma2, tau2, D))) > 1e-3
 
 
+def test_learned_prior_form_is_three_entropies_and_reduces_to_eqs_20_and_39():
+    K = 4
+    sigma = torch.rand(K, N, D, generator=g, dtype=torch.float64) + 0.1
+    log_expect = torch.log(sigma ** 2).mean(0)
+    three = (-H_normal(alpha2).sum() - (0.5 * (log_expect + math.log(2 * math.pi) + 1)).sum(-1).mean()
+             + H_normal(tau2).sum(-1).mean())
+    torch.testing.assert_close(entropy_sum_learned_prior(log_expect, tau2, alpha2), three, rtol=1e-14, atol=1e-14)
+    ones = torch.ones(H, dtype=torch.float64)
+    torch.testing.assert_close(entropy_sum_learned_prior(log_expect, tau2, ones), entropy_sum_vae3(log_expect, tau2))
+    constant = torch.log(sigma2).expand(N, D)
+    torch.testing.assert_close(entropy_sum_learned_prior(constant, tau2, alpha2), entropy_sum_vae2(sigma2, tau2, alpha2, D))
+    assert abs(float(entropy_sum_learned_prior(log_expect, tau2, alpha2) - entropy_sum_vae3(log_expect, tau2))) > 1e-2
+
+
 @pytest.mark.parametrize("kind", MODEL_KINDS)
-def test_three_entropies_dispatches_on_kind(kind):
+def test_three_entropies_takes_the_closed_form_of_each_kit_model(kind):
     m = build_model(kind, D, H, hidden=(5,), generator=torch.Generator().manual_seed(2))
     x = torch.randn(N, D, generator=g, dtype=torch.float64)
     with torch.no_grad():

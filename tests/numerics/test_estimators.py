@@ -55,8 +55,7 @@ def test_identity_breaks_with_a_wrong_entropy_sum(kind, monkeypatch):
     def decoder_entropy_only(sigma2, tau2, D):
         return -D * gaussian_entropy(sigma2).reshape(())
 
-    monkeypatch.setattr(est, "entropy_sum_vae1", decoder_entropy_only)
-    monkeypatch.setattr(est, "entropy_sum_linear", decoder_entropy_only)
+    monkeypatch.setattr(est, "entropy_sum_vae1", decoder_entropy_only)  # the linear VAE's Eq. 33 is Eq. 25
     monkeypatch.setattr(est, "entropy_sum_vae2", lambda s2, t2, a2, D: decoder_entropy_only(s2, t2, D))
     monkeypatch.setattr(est, "entropy_sum_vae3", lambda logs, t2: -0.5 * logs.sum(-1).mean())
     wrong = evaluate(m, x, d)
@@ -144,9 +143,9 @@ def test_mc_design_reproducible_and_validated():
 
 
 # ------------------------------------------------- MC vs analytic ELBO; standard errors
-class Relabelled(GaussianVAE):
-    """A user model wrapping `inner` but declaring another `kind`, so the estimators treat it as such
-    (e.g. the linear VAE as a generic VAE-1, whose ELBO is then estimated by sampling)."""
+class Wrapped(GaussianVAE):
+    """A user model wrapping `inner` (not a LinearVAE, so its ELBO is estimated by sampling; the `kind`
+    it declares is ignored: what decode returns decides the entropy formula)."""
 
     def __init__(self, inner, kind):
         super().__init__(inner.D, inner.H, enc_link="exp", dec_link="exp")
@@ -164,7 +163,7 @@ def test_mc_elbo_agrees_with_analytic_linear_elbo_and_a_biased_estimator_is_caug
     x = data(n=400)
     with torch.no_grad():
         exact = evaluate(lin, x, None)
-        sampled = evaluate(Relabelled(lin, "vae1"), x, mc_design(50, 400, H, generator=gen(9)))
+        sampled = evaluate(Wrapped(lin, "vae1"), x, mc_design(50, 400, H, generator=gen(9)))
     assert float(exact.elbo_se) == 0.0 and exact.design_kind == "analytic"
     z_score = float((sampled.elbo - exact.elbo) / sampled.elbo_se)
     assert abs(z_score) < 4.0 and float(sampled.elbo_se) > 0
@@ -172,7 +171,7 @@ def test_mc_elbo_agrees_with_analytic_linear_elbo_and_a_biased_estimator_is_caug
     biased = mc_design(50, 400, H, generator=gen(9))
     biased.eps = 0.8 * biased.eps  # twin: samples from a too-narrow q
     with torch.no_grad():
-        wrong = evaluate(Relabelled(lin, "vae1"), x, biased)
+        wrong = evaluate(Wrapped(lin, "vae1"), x, biased)
     assert abs(float((wrong.elbo - exact.elbo) / wrong.elbo_se)) > 10.0
 
 
@@ -221,12 +220,12 @@ def test_rqmc_elbo_is_unbiased_for_the_linear_vae_and_a_biased_design_is_caught(
         exact = evaluate(lin, x, None)
         z_scores = []
         for r in range(20):
-            sampled = evaluate(Relabelled(lin, "vae1"), x, rqmc_design(64, 400, H, replicates=4, generator=gen(40 + r)))
+            sampled = evaluate(Wrapped(lin, "vae1"), x, rqmc_design(64, 400, H, replicates=4, generator=gen(40 + r)))
             z_scores.append(float((sampled.elbo - exact.elbo) / sampled.elbo_se))
-        plain = evaluate(Relabelled(lin, "vae1"), x, mc_design(64, 400, H, generator=gen(9)))
+        plain = evaluate(Wrapped(lin, "vae1"), x, mc_design(64, 400, H, generator=gen(9)))
         biased = rqmc_design(64, 400, H, replicates=4, generator=gen(9))
         biased.eps = 0.8 * biased.eps  # twin: samples from a too-narrow q
-        wrong = evaluate(Relabelled(lin, "vae1"), x, biased)
+        wrong = evaluate(Wrapped(lin, "vae1"), x, biased)
     assert max(abs(z) for z in z_scores) < 4.5
     assert abs(sum(z_scores) / math.sqrt(len(z_scores))) < 4.0  # the mean of 20 z-scores: no bias
     assert float(sampled.elbo_se) < 0.5 * float(plain.elbo_se)  # measured ~3x below plain MC at K=64
@@ -298,14 +297,99 @@ def test_cuda_gives_the_cpu_values(kind):
         torch.testing.assert_close(a, b, rtol=1e-8, atol=1e-10)
 
 
+class ZShapedVariance(Wrapped):
+    """`inner` with its scalar decoder variance returned as a z-dependent [..., D] tensor (same values)."""
+
+    def decode(self, z):
+        mu, sigma2 = self.inner.decode(z)
+        return mu, sigma2.expand_as(mu)
+
+
+class PerDimensionVariance(Wrapped):
+    """`inner`'s decoder mean with a free variance per output dimension, sigma_d^2 = exp(log_var_d)."""
+
+    def __init__(self, inner):
+        super().__init__(inner, "vae1")
+        self.log_var = torch.nn.Parameter(torch.linspace(-1.0, 0.5, inner.D, dtype=torch.float64))
+
+    def decode(self, z):
+        return self.inner.decode(z)[0], self.log_var.exp()
+
+
+class LearnedPrior(Wrapped):
+    """`inner` (VAE-3: z-dependent variances) with a learned prior N(0, diag(exp(log_alpha2)))."""
+
+    def __init__(self, inner):
+        super().__init__(inner, "vae3")
+        self.log_alpha2 = torch.nn.Parameter(torch.tensor([0.4, -0.7], dtype=torch.float64))
+
+    def prior_var(self):
+        return self.log_alpha2.exp()
+
+
+def test_the_formula_follows_what_decode_returns_not_the_kind():
+    x, d = data(), designs()[0]
+    inner = model("vae1")
+    cases = [(inner, "Eq. 25"), (model("linear"), "Eq. 25"), (model("vae2"), "Eq. 20"), (model("vae3"), "Eq. 39"),
+             (Wrapped(inner, "vae3"), "Eq. 25"), (ZShapedVariance(inner, "vae1"), "Eq. 39"),
+             (PerDimensionVariance(inner), "Eq. 39 (constant sigma_d^2)"), (LearnedPrior(model("vae3")), "Eqs. 20 + 39")]
+    with torch.no_grad():
+        for m, formula in cases:
+            ev = evaluate(m, x, d)
+            assert ev.entropy_formula == formula, (type(m).__name__, ev.entropy_formula)
+            assert float(ev.identity_error) <= 1e-13 * max(1.0, abs(float(ev.elbo)))
+            torch.testing.assert_close(est.three_entropies(m, x, d), ev.entropy_sum, rtol=1e-13, atol=1e-13)
+
+
+def test_decoder_variance_form_by_shape():
+    mu = torch.zeros(3, 4, 5)
+    assert est.decoder_variance_form(torch.tensor(2.0), mu) == "scalar"
+    assert est.decoder_variance_form(torch.ones(1), mu) == "scalar"
+    assert est.decoder_variance_form(torch.ones(5), mu) == "per-dimension"
+    assert est.decoder_variance_form(torch.ones(1, 5), mu) == "per-dimension"
+    assert est.decoder_variance_form(torch.ones(3, 4, 5), mu) == "z-dependent"
+    assert est.decoder_variance_form(torch.ones(3, 4, 1), mu) == "z-dependent"
+    with pytest.raises(ValueError, match="must be a scalar, \\[D\\] or"):
+        est.decoder_variance_form(torch.ones(7), mu)
+
+
 def test_eq39_on_a_scalar_sigma_model_equals_eq25():
     inner = model("vae1")
     x, d = data(), designs()[0]
     with torch.no_grad():
-        # the same model declared as VAE-3, its decoder variance a z-independent scalar
-        as_vae1, as_vae3 = evaluate(inner, x, d), evaluate(Relabelled(inner, "vae3"), x, d)
+        # the same model with its z-independent scalar variance returned z-shaped: Eq. 39 drops back to Eq. 25
+        as_vae1, as_vae3 = evaluate(inner, x, d), evaluate(ZShapedVariance(inner, "vae1"), x, d)
+    assert (as_vae1.entropy_formula, as_vae3.entropy_formula) == ("Eq. 25", "Eq. 39")
     for key in ("elbo", "entropy_sum", "gap", "residual_decoder", "elbo_se"):
         torch.testing.assert_close(getattr(as_vae3, key), getattr(as_vae1, key), rtol=1e-13, atol=1e-13)
+
+
+def test_per_dimension_variance_is_eq39_in_closed_form_and_zero_gap_at_its_stationary_value():
+    """sigma_d^2 := (1/N) sum_n E_q (x_nd - mu_d)^2 zeroes the decoder residual; with the prior residuals
+    zeroed as well (rescaled data), F = S to round-off on that design."""
+    m, x, d = PerDimensionVariance(model("vae1")), data(), designs()[2]
+    with torch.no_grad():
+        nu, tau2 = m.encode(x)
+        mu = m.decode(nu + tau2.sqrt() * d.eps)[0]
+        m.log_var.copy_(torch.log((d.weights[:, None, None] * (x - mu) ** 2).sum(0).mean(0)))
+        ev = evaluate(m, x, d)
+    assert abs(float(ev.residual_decoder)) < 1e-13
+    expect = (0.5 * torch.log(tau2).sum(-1).mean() - 0.5 * m.log_var.sum()
+              - 0.5 * x.shape[1] * (math.log(2 * math.pi) + 1))
+    torch.testing.assert_close(ev.entropy_sum, expect, rtol=1e-13, atol=1e-13)
+    torch.testing.assert_close(ev.gap, 0.5 * ev.residual_prior.sum(), rtol=1e-12, atol=1e-13)
+
+
+def test_learned_prior_with_z_dependent_variances_keeps_the_prior_entropy(monkeypatch):
+    """Twin: S without the prior entropy (Eq. 39 as printed, for N(0, 1)) breaks the identity of a model
+    with a learned prior by exactly 1/2 sum_h log(alpha_h^2)."""
+    m, x, d = LearnedPrior(model("vae3")), data(), designs()[0]
+    with torch.no_grad():
+        right = evaluate(m, x, d)
+        monkeypatch.setattr(est, "entropy_sum_learned_prior", lambda logs, t2, a2: est.entropy_sum_vae3(logs, t2))
+        wrong = evaluate(m, x, d)
+    assert float(right.identity_error) < 1e-13 * abs(float(right.elbo))
+    torch.testing.assert_close(wrong.identity_error, 0.5 * m.log_alpha2.detach().sum().abs(), rtol=1e-10, atol=0.0)
 
 
 # ------------------------------------------- the affine-output (Gram) path for scalar-sigma decoders
