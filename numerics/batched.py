@@ -114,6 +114,22 @@ class Member:
     rows: list[dict] = field(default_factory=list)
 
 
+def adam_state_problem(optimizer: dict, model: GaussianVAE) -> str | None:
+    """Why `optimizer` (a member checkpoint's, Trainer format) cannot be stacked for `model`, or None:
+    per parameter (by index) a scalar step and moments of the parameter's shape, or no state at all."""
+    state = optimizer.get("state")
+    if not state:
+        return None
+    if not isinstance(state, dict):
+        return "its optimiser state is not Adam's"
+    for i, (name, p) in enumerate(model.named_parameters()):
+        s = state.get(i)
+        ok = isinstance(s, dict) and all(isinstance(s.get(k), Tensor) for k in ("step", "exp_avg", "exp_avg_sq"))
+        if not ok or s["step"].numel() != 1 or s["exp_avg"].shape != p.shape or s["exp_avg_sq"].shape != p.shape:
+            return f"its Adam state of {name} does not fit the model"
+    return None
+
+
 def initial_state(model: GaussianVAE, seed: int) -> dict:
     """The state of a member before its first step (what `Trainer` would start from)."""
     return {"model": {k: v.detach().clone() for k, v in model.state_dict().items()}, "optimizer": {},
@@ -389,7 +405,7 @@ class BatchedTrainer:
                 if not self.members:
                     break
                 phase_over = self.phase_step >= phase.steps
-                if phase_over or self.phase_step % phase.log_every == 0:
+                if phase_over or phase.logs(self.step, self.phase_step):
                     self._log(phase.kind, _survivors(losses, before, self.members))
                     gaps = [m.rows[-1]["rel_gap"] for m in self.members if m.rows and m.rows[-1]["rel_gap"] is not None]
                     if gaps:

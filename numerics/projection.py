@@ -21,7 +21,8 @@ it. Each step is a finite move along a variance-scaling orbit (`numerics.orbits`
 verdict's certificate differentiates). A network variance head with a softplus link is not closed
 under the scalings (DESIGN.md, "criterion"), so it cannot be projected and ValueError is raised.
 
-CLI: ``python -m numerics.projection RUN_DIR [--nodes 16 | --samples K] [--json]`` (the run is not modified).
+CLI: ``python -m numerics.projection RUN_DIR [--nodes 16 | --samples K] [--device D] [--threads T] [--json]``
+(the run is not modified; sizes are checked against their ranges and this machine's memory first).
 """
 from __future__ import annotations
 
@@ -34,8 +35,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from numerics import estimators, orbits
-from numerics.cli import OneLineParser
+from numerics import estimators, limits, orbits
+from numerics.cli import OneLineParser, UsageError, run_main
 from numerics.models import GaussianVAE
 
 
@@ -132,50 +133,86 @@ def default_design(model: GaussianVAE, *, nodes: int | None, samples: int | None
     return estimators.gauss_hermite_design(nodes or 16, model.H, dtype=ref.dtype, device=ref.device)
 
 
+PROG = "python -m numerics.projection"
+DEFAULT_NODES = 16
+CHUNK_ROWS = 4_000_000
+"""Base points x data points x D per forward pass of the projection's evaluation."""
+
+
+def _design_size(model: GaussianVAE, nodes: int | None, samples: int | None) -> limits.DesignSize | None:
+    """The design `default_design` will build, as the memory estimate counts it."""
+    if model.kind == "linear":
+        return None
+    if samples or (nodes is None and model.H > 3):
+        return limits.DesignSize(samples or 64, per_point=True, option="--samples")
+    return limits.DesignSize(nodes or DEFAULT_NODES, per_point=False, power=True, option="--nodes")
+
+
+def _check_design_memory(run, model: GaussianVAE, x: Tensor, size: limits.DesignSize | None, device: str) -> int:
+    """The points per chunk of the projection's evaluation, after `limits.check_memory` of its design."""
+    points = 1 if size is None else size.points(model.H)
+    chunk = max(1, CHUNK_ROWS // (points * model.D))
+    workload = limits.Workload(model=model.kind, data_dim=model.D, latent_dim=model.H,
+                               hidden=tuple(run.config["hidden"]), n_train=x.shape[0],
+                               designs=() if size is None else (size,), chunk_rows=chunk * points)
+    limits.check_memory(workload, device=device)
+    return chunk
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = OneLineParser(prog="python -m numerics.projection",
+    """The CLI: exit 0 when the projected bound is finite, 1 when not, 2 for bad input (one line)."""
+    from numerics.verify import DEFAULT_THREADS, DEVICES, resolve_device
+
+    parser = OneLineParser(prog=PROG,
                            description="Value of the bound after projection onto the variance-stationary "
                                        "set (closed-form variance step; a practitioner's tool, not evidence "
-                                       "for the propositions). The run directory is not modified.")
+                                       "for the propositions). The run directory is not modified.",
+                           epilog="Exit status: 0 done (the projected bound is finite), 1 it is not, 2 usage error "
+                                  "(an option, the run directory or its checkpoint).")
     parser.add_argument("run_dir", help="a run directory written by `python -m numerics.verify`")
-    parser.add_argument("--nodes", type=int, help="Gauss-Hermite nodes per latent dimension (default 16, H <= 3)")
-    parser.add_argument("--samples", type=int, help="use this many MC samples per data point instead")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the MC design")
+    parser.add_argument("--nodes", type=limits.argparse_type("--nodes"),
+                        help=f"Gauss-Hermite nodes per latent dimension (default {DEFAULT_NODES}, H <= 3)")
+    parser.add_argument("--samples", type=limits.argparse_type("--samples"),
+                        help="use this many MC samples per data point instead (default 64 when H > 3)")
+    parser.add_argument("--seed", type=limits.argparse_type("--seed"), default=0, help="seed of the MC design")
+    parser.add_argument("--device", choices=DEVICES, default="auto", help="auto (default) = cuda if available")
+    parser.add_argument("--threads", type=limits.argparse_type("--threads"), default=DEFAULT_THREADS,
+                        help=f"CPU threads (default {DEFAULT_THREADS}, as every numerics CLI)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
-    from numerics.rundir import load_run, json_safe
 
-    try:
+    def body() -> int:
+        from numerics.rundir import json_safe, load_run
+
+        device = resolve_device(args.device)
         run = load_run(args.run_dir)
-    except (FileNotFoundError, KeyError, ValueError) as err:
-        sys.stderr.write(f"error: {err}\n")
-        return 2
-    if run.model is None:
-        sys.stderr.write(f"error: {args.run_dir} has no checkpoint yet\n")
-        return 2
-    model = run.model.double()
-    x = run.data[0].double()
-    design = default_design(model, nodes=args.nodes, samples=args.samples)
-    if isinstance(design, tuple):
-        gen = torch.Generator().manual_seed(args.seed)
-        design = estimators.mc_design(design[1], x.shape[0], model.H, generator=gen)
-    try:
-        result = project_variances(model, x, design, chunk_size=max(1, 4_000_000 // ((design.K if design else 1) * model.D)))
-    except ValueError as err:
-        sys.stderr.write(f"error: {err}\n")
-        return 2
-    out = result.to_dict()
-    if args.json:
-        print(json.dumps(json_safe(out), indent=2, allow_nan=False))
-    else:
-        b, a = out["before"], out["after"]
-        print(f"design: {'analytic' if design is None else design.kind} ({0 if design is None else design.K} points)")
-        print(f"before: F = {b['elbo']:.10g}  S = {b['entropy_sum']:.10g}  gap = {b['gap']:.3g}")
-        print(f"after projection onto the variance-stationary set: F = {a['elbo']:.10g}  S = {a['entropy_sum']:.10g}  "
-              f"gap = {a['gap']:.3g} (zero by construction)")
-        print(f"F increased by {out['elbo_increase']:.3g}; prior scale s_h = {out['prior_scale']}")
-    ok = math.isfinite(out["after"]["elbo"] or math.nan)
-    return 0 if ok else 1
+        if run.model is None:
+            raise UsageError(f"{args.run_dir} has no checkpoint yet")
+        torch.set_num_threads(args.threads)
+        model = run.model.double().to(device)
+        x = run.data[0].double().to(device)
+        chunk = _check_design_memory(run, model, x, _design_size(model, args.nodes, args.samples), str(device))
+        design = default_design(model, nodes=args.nodes, samples=args.samples)
+        if isinstance(design, tuple):
+            gen = torch.Generator().manual_seed(args.seed)
+            design = estimators.mc_design(design[1], x.shape[0], model.H, generator=gen, device=device)
+        try:
+            result = project_variances(model, x, design, chunk_size=chunk)
+        except orbits.NotCovered as err:
+            raise UsageError(str(err)) from None
+        out = result.to_dict()
+        if args.json:
+            print(json.dumps(json_safe(out), indent=2, allow_nan=False))
+        else:
+            b, a = out["before"], out["after"]
+            print(f"design: {'analytic' if design is None else design.kind} ({0 if design is None else design.K} points)")
+            print(f"before: F = {b['elbo']:.10g}  S = {b['entropy_sum']:.10g}  gap = {b['gap']:.3g}")
+            print(f"after projection onto the variance-stationary set: F = {a['elbo']:.10g}  "
+                  f"S = {a['entropy_sum']:.10g}  gap = {a['gap']:.3g} (zero by construction)")
+            print(f"F increased by {out['elbo_increase']:.3g}; prior scale s_h = {out['prior_scale']}")
+        return 0 if math.isfinite(out["after"]["elbo"] or math.nan) else 1
+
+    return run_main(PROG, body)
 
 
 if __name__ == "__main__":

@@ -43,10 +43,40 @@ variance held at a wrong scale) is orders of magnitude above the tolerance.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+import math
+from dataclasses import asdict, dataclass, fields, replace
+
+from numerics.limits import MAX_SAMPLES, MAX_STEPS
 
 PROTOCOL_NAMES = ("fast", "paper")
 DTYPES = ("float64", "float32")
+PHASE_KINDS = ("adam", "lbfgs", "newton")
+DESIGNS = ("analytic", "gauss-hermite", "sobol", "mc", "rqmc")
+LOG_PER_DECADE = 20
+"""Logged rows per decade of training steps in Adam phases (`log_grid`): enough for the shape of a curve
+on a logarithmic step axis (issue 17's figures), at a cost chosen by measurement (docs/measurements.md)."""
+MAX_ITERS = 10 ** 6
+"""Upper end of L-BFGS's history and inner iterations (far above any protocol's; a bound, not a choice)."""
+
+
+def _log_bin(step: int, per_decade: int) -> int:
+    """The largest k with 10^(k / per_decade) <= step (step >= 1), in exact integer arithmetic."""
+    k = math.floor(per_decade * math.log10(step))
+    power = step ** per_decade
+    while 10 ** (k + 1) <= power:
+        k += 1
+    while 10 ** k > power:
+        k -= 1
+    return k
+
+
+def log_grid(step: int, per_decade: int) -> bool:
+    """True when training step `step` (>= 1, counted over the whole run) is the first step of a new bin of
+    1/per_decade decade: every step up to about per_decade / ln 10, then `per_decade` steps per decade.
+    Deterministic, the same for every run and member, so that curves and sweep statistics line up."""
+    if per_decade <= 0 or step < 1:
+        return False
+    return step == 1 or _log_bin(step, per_decade) > _log_bin(step - 1, per_decade)
 
 
 @dataclass(frozen=True)
@@ -65,6 +95,11 @@ class Phase:
       VAE's ELBO is closed-form); lbfgs only.
     dtype: None = the run's dtype (`Protocol.dtype`); "float32" runs this phase in float32 (model and
       data converted on entering it, back on leaving it; the conversion float32 -> float64 is exact).
+    log_every, log_per_decade: which steps are logged (`logs`): every `log_every`-th step of the phase
+      (0: none), the steps of the run-wide logarithmic grid with `log_per_decade` rows per decade
+      (`log_grid`; 0: none), and always the phase's last step.
+    Every field is checked on construction (ValueError, one line): a protocol read back from a run's
+    config.json is untrusted input.
     """
 
     kind: str
@@ -79,10 +114,30 @@ class Phase:
     log_every: int = 1
     checkpoint_every: int = 1
     dtype: str | None = None
+    log_per_decade: int = 0
 
     def __post_init__(self) -> None:
+        if self.kind not in PHASE_KINDS:
+            raise ValueError(f"unknown phase kind {self.kind!r}; valid: {', '.join(PHASE_KINDS)}")
+        if self.design not in DESIGNS:
+            raise ValueError(f"unknown design {self.design!r}; valid: {', '.join(DESIGNS)}")
         if self.dtype is not None and self.dtype not in DTYPES:
             raise ValueError(f"unknown phase dtype {self.dtype!r}; valid: {', '.join(DTYPES)} (or None)")
+        for name, low, high in (("steps", 0, MAX_STEPS), ("samples", 1, MAX_SAMPLES), ("design_size", 1, MAX_SAMPLES),
+                                ("history", 1, MAX_ITERS), ("inner_iters", 1, MAX_ITERS),
+                                ("log_every", 0, MAX_STEPS), ("checkpoint_every", 1, MAX_STEPS),
+                                ("log_per_decade", 0, 1000)):
+            _check_int(name, getattr(self, name), low, high)
+        if self.batch_size is not None:
+            _check_int("batch_size", self.batch_size, 1, MAX_SAMPLES)
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not (0 < self.lr < math.inf):
+            raise ValueError(f"'lr' must be a finite number above 0, got {_shown(self.lr)}")
+
+    def logs(self, step: int, phase_step: int) -> bool:
+        """Whether the step that just ended is logged: `step` counts over the whole run, `phase_step`
+        within this phase (both from 1); the phase's last step is always logged."""
+        return (phase_step >= self.steps or (self.log_every > 0 and phase_step % self.log_every == 0)
+                or log_grid(step, self.log_per_decade))
 
     def base_points(self, H: int) -> int:
         """Base points per data point this phase evaluates (Adam: its fresh samples; L-BFGS and Newton:
@@ -107,13 +162,36 @@ class Protocol:
         return asdict(self)
 
     @staticmethod
-    def from_dict(d: dict) -> "Protocol":
-        phases = tuple(Phase(**p) for p in d["phases"])
-        return Protocol(name=d["name"], dtype=d["dtype"], phases=phases)
+    def from_dict(d: object) -> "Protocol":
+        """The protocol `to_dict` wrote; ValueError (one line) for anything else (a config.json is untrusted)."""
+        if not isinstance(d, dict) or not isinstance(d.get("name"), str) or d.get("dtype") not in DTYPES \
+                or not isinstance(d.get("phases"), (list, tuple)) or not d["phases"]:
+            raise ValueError(f"must be a protocol: name, dtype ({', '.join(DTYPES)}) and a list of phases")
+        known = {f.name for f in fields(Phase)}
+        phases = []
+        for i, p in enumerate(d["phases"]):
+            if not isinstance(p, dict) or "kind" not in p or "steps" not in p or set(p) - known:
+                raise ValueError(f"phase {i}: must be an object with kind, steps and only the keys of a phase")
+            try:
+                phases.append(Phase(**p))
+            except ValueError as err:
+                raise ValueError(f"phase {i}: {err}") from None
+        return Protocol(name=d["name"], dtype=d["dtype"], phases=tuple(phases))
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _check_int(name: str, value: object, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"'{name}' must be an integer from {low} to {high}, got {_shown(value)}")
 
 
 _LONG_FLOAT32_WARM_START = tuple(
-    Phase("adam", steps=epochs, lr=lr, batch_size=1000, samples=1, log_every=250, checkpoint_every=100, dtype="float32")
+    Phase("adam", steps=epochs, lr=lr, batch_size=1000, samples=1, log_every=0, log_per_decade=LOG_PER_DECADE,
+          checkpoint_every=100, dtype="float32")
     for epochs, lr in ((700, 1e-2), (700, 3e-3), (400, 1e-3), (200, 3e-4)))
 """VAE-2 and VAE-3: 2,000 epochs of mini-batch Adam on fresh samples, in float32, step size lowered in four phases."""
 
@@ -123,8 +201,9 @@ _LONG_FLOAT32_WARM_START = tuple(
 _FAST: dict[str, tuple[Phase, ...]] = {
     "linear": (Phase("lbfgs", steps=3, design="analytic", inner_iters=50),
                Phase("newton", steps=4, design="analytic")),
-    "vae1": tuple(Phase("adam", steps=epochs, lr=lr, batch_size=500, samples=1, log_every=100, checkpoint_every=100,
-                        dtype="float32") for epochs, lr in ((700, 3e-3), (500, 1e-3), (300, 3e-4)))
+    "vae1": tuple(Phase("adam", steps=epochs, lr=lr, batch_size=500, samples=1, log_every=0,
+                        log_per_decade=LOG_PER_DECADE, checkpoint_every=100, dtype="float32")
+                  for epochs, lr in ((700, 3e-3), (500, 1e-3), (300, 3e-4)))
             + (Phase("lbfgs", steps=24, design="rqmc", design_size=16, history=200, inner_iters=25),),
     "vae2": _LONG_FLOAT32_WARM_START + (Phase("lbfgs", steps=4, design="rqmc", design_size=16, history=200,
                                                  inner_iters=25),),
@@ -154,8 +233,8 @@ def get_protocol(name: str, model: str, *, steps: int | None = None, dtype: str 
         raise ValueError("steps must be >= 0")
     if name == "paper":
         epochs = _PAPER_EPOCHS[model] if steps is None else steps
-        phase = Phase("adam", steps=epochs, lr=1e-3, batch_size=2000, samples=100,
-                      log_every=max(1, epochs // 100), checkpoint_every=max(1, epochs // 50))
+        phase = Phase("adam", steps=epochs, lr=1e-3, batch_size=2000, samples=100, log_every=0,
+                      log_per_decade=LOG_PER_DECADE, checkpoint_every=max(1, epochs // 50))
         return Protocol("paper", dtype or "float32", (phase,))
     phases = _FAST[model]
     if warmup_steps is not None:

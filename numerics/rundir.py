@@ -263,8 +263,13 @@ class RunDir:
         return config
 
     def write_summary(self, summary: dict) -> None:
+        self.write_json(SUMMARY, summary)
+
+    def write_json(self, name: str, obj: Any) -> None:
+        """Strict JSON (non-finite floats as null) into the file `name` of this folder, atomically, under
+        the writer lock (e.g. a sweep folder's aggregate.json)."""
         with self._writing() as folder:
-            folder.replace(SUMMARY, lambda h: h.write(_json_bytes(summary)))
+            folder.replace(name, lambda h: h.write(_json_bytes(obj)))
 
     def read_summary(self) -> dict | None:
         """summary.json (None when absent); RunDirError when it is not JSON or a key has the wrong type
@@ -302,10 +307,6 @@ class RunDir:
                 rows = parse_metrics(handle).rows
             if any(row["step"] > last_step for row in rows):
                 self._append_metrics_lines(folder, marker_line(last_step))
-
-    truncate_metrics = rewind_metrics
-    """The former name (numerics.training and numerics.sweep still call it; phase 2 of issue 16 renames
-    the calls). Nothing is truncated: see `rewind_metrics`."""
 
     def metrics_log(self) -> MetricsLog:
         """metrics.jsonl as read by numerics.metrics_log: rows in effect, superseded and bad lines."""

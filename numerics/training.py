@@ -4,12 +4,19 @@ All parameters that are not explicitly frozen are optimised jointly by a generic
 L-BFGS) on the ELBO of Eq. (8)/(9) as estimated by `numerics.estimators.elbo_objective`; there is no
 closed-form variance step anywhere in here.
 
+Logging: the steps `Phase.logs` names (every L-BFGS and Newton step; Adam phases on a logarithmic grid
+of `protocols.LOG_PER_DECADE` rows per decade; every phase end) are evaluated by the monitor and appended
+to metrics.jsonl with `step`, `phase`, `seconds` (training wall time, the monitor's own time excluded)
+and `loss`.
+
 Resumability: a checkpoint is written every `Phase.checkpoint_every` steps and at the end of each
 phase; it holds the model, the optimiser state, both random generators (sample noise on the model's
 device, data shuffling on the CPU), the phase/step counters and the elapsed training time. Rows of
-metrics.jsonl logged after the last checkpoint are dropped on resume and logged again by the replayed
-steps, which are bitwise identical (same generator states, same fixed designs), so a killed run
-that is resumed gives exactly the numbers of an uninterrupted one.
+metrics.jsonl logged after the last checkpoint are superseded on resume (a marker is appended,
+numerics.metrics_log) and logged again by the replayed steps, which are bitwise identical (same
+generator states, same fixed designs), so a killed run that is resumed gives exactly the numbers of an
+uninterrupted one. A checkpoint is untrusted input: it is read with the safe loader and checked
+(`check_training_state`) before anything of it is used; what does not fit is a `CheckpointError`.
 
 Divergence: a non-finite loss or parameter stops training with `DivergenceError`; the last good
 checkpoint is kept as it was (a checkpoint is only ever written from finite parameters).
@@ -29,7 +36,7 @@ from tqdm import tqdm
 from numerics import estimators
 from numerics.models import GaussianVAE
 from numerics.protocols import Phase, Protocol
-from numerics.rundir import RunDir
+from numerics.rundir import CHECKPOINT, CheckpointError, RunDir, load_model_state
 
 Monitor = Callable[[GaussianVAE], dict]
 """Returns the metrics of one logged step (elbo, entropy_sum, residuals, ...) for the current model."""
@@ -68,6 +75,49 @@ def fixed_design(phase: Phase, n: int, H: int, *, seed: int, dtype: torch.dtype,
             return estimators.rqmc_design(phase.design_size, n, H, replicates=1, generator=gen, dtype=dtype, device=device)
         return estimators.mc_design(phase.design_size, n, H, generator=gen, dtype=dtype, device=device)
     raise ValueError(f"unknown design {phase.design!r}; valid: analytic, gauss-hermite, sobol, mc, rqmc")
+
+
+GENERATORS = ("noise_rng", "shuffle_rng")
+"""The CPU generators a training state holds (a sweep member's also holds "eval_rng")."""
+
+
+def _is_int(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def check_training_state(state: dict, model: torch.nn.Module, protocol: Protocol, path,
+                         generators: tuple[str, ...] = GENERATORS) -> None:
+    """CheckpointError ("cannot read checkpoint PATH: REASON") unless `state` (as `RunDir.load_checkpoint`
+    returned it) is a training state of `model` under `protocol`: the model's own keys and shapes with
+    finite values, counters within the protocol, generator states a CPU generator accepts. Nothing of
+    the state is used before this passes (the optimiser state is checked by torch when it is loaded)."""
+    load_model_state(model, state["model"], path)
+    if not all(bool(torch.isfinite(v).all()) for v in state["model"].values() if v.is_floating_point()):
+        raise CheckpointError(path, "its model holds non-finite values (a checkpoint is written only from finite ones)")
+    phases = protocol.phases
+    index = state.get("phase_index")
+    problems = []
+    if not _is_int(state.get("step"), 0, protocol.total_steps()):
+        problems.append(f"step {state.get('step')!r} (the protocol has {protocol.total_steps()} steps)")
+    if not _is_int(index, 0, len(phases)):
+        problems.append(f"phase_index {index!r} (the protocol has {len(phases)} phases)")
+    elif not _is_int(state.get("phase_step"), 0, phases[index].steps if index < len(phases) else 0):
+        problems.append(f"phase_step {state.get('phase_step')!r}")
+    elapsed = state.get("elapsed")
+    if isinstance(elapsed, bool) or not isinstance(elapsed, (int, float)) or not 0 <= elapsed < math.inf:
+        problems.append(f"elapsed {elapsed!r}")
+    if not isinstance(state.get("phase_ends"), list) or not all(isinstance(e, dict) for e in state["phase_ends"]):
+        problems.append("phase_ends")
+    if not isinstance(state.get("optimizer"), dict):
+        problems.append("optimizer")
+    size = torch.Generator().get_state().shape
+    for name in generators:
+        rng = state.get(name)
+        if not isinstance(rng, Tensor) or rng.dtype != torch.uint8 or rng.shape != size:
+            problems.append(f"{name} (not a CPU generator state)")
+    if problems:
+        shown = ", ".join(problems)
+        raise CheckpointError(path, f"not a training state this run can resume: {shown[:200]}")
 
 
 def _chunks(n: int, size: int | None) -> list[slice]:
@@ -226,20 +276,25 @@ class Trainer:
         self.last_checkpoint_step = self.step
 
     def restore(self) -> bool:
-        """Load the run directory's checkpoint, if any; True when one was loaded."""
+        """Load the run directory's checkpoint, if any (safely: `check_training_state`); True when one
+        was loaded. Rows logged after it are superseded (`RunDir.rewind_metrics`)."""
         state = self.run_dir.load_checkpoint(map_location=self.device)
         if state is None:
             return False
-        self.model.load_state_dict(state["model"])
+        path = self.run_dir.path / CHECKPOINT
+        check_training_state(state, self.model, self.protocol, path)
         self.step, self.phase_index, self.phase_step = state["step"], state["phase_index"], state["phase_step"]
-        self.elapsed, self.phase_ends = state["elapsed"], list(state["phase_ends"])
+        self.elapsed, self.phase_ends = float(state["elapsed"]), list(state["phase_ends"])
         self.noise.set_state(state["noise_rng"].cpu())
         self.shuffle.set_state(state["shuffle_rng"].cpu())
         if not self.done():
             self._enter_phase()
-            self.optimizer.load_state_dict(state["optimizer"])
+            try:
+                self.optimizer.load_state_dict(state["optimizer"])
+            except (ValueError, KeyError, TypeError, RuntimeError, IndexError):  # torch's own check of the file
+                raise CheckpointError(path, "its optimiser state does not belong to this phase") from None
         self.last_checkpoint_step = self.step
-        self.run_dir.truncate_metrics(self.step)
+        self.run_dir.rewind_metrics(self.step)
         return True
 
     def done(self) -> bool:
@@ -323,7 +378,7 @@ class Trainer:
         """Train until every phase is done (or, to simulate a kill, after `stop_after` global steps)."""
         resumed = self.restore()
         if not resumed:
-            self.run_dir.truncate_metrics(-1)  # a run killed before its first checkpoint starts afresh
+            self.run_dir.rewind_metrics(-1)  # a run killed before its first checkpoint starts afresh
             if not self.done():
                 self._enter_phase()
             self._log("init", None)
@@ -357,7 +412,7 @@ class Trainer:
                 bar.update(1)
                 phase_over = stalled or self.phase_step >= phase.steps
                 name = f"{phase.kind}"
-                if phase_over or self.phase_step % phase.log_every == 0:
+                if phase_over or phase.logs(self.step, self.phase_step):
                     row = self._log(name, loss)
                     if row is not None and row.get("rel_gap") is not None:
                         bar.set_postfix(rel_gap=f"{row['rel_gap']:.2e}")

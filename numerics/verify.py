@@ -28,14 +28,21 @@ Eq. 45 at the p-PCA maximum-likelihood solution of the training data.
 Status (summary.json `status`, with a one-line `reason`): PASS iff the certificate holds, the control
 is detected and the grade is at least paper-level; FAIL when a certificate, control or Cor. A1 check
 failed; NOT-COVERED when an orbit does not exist in the model family; NOT-CONVERGED otherwise.
+
+Bad input (docs/reliability.md): every option is checked against its range (`numerics.limits`), the
+memory the run needs is estimated, and the data are loaded and checked, all before anything is
+written; only then is the run directory created, and its writer lock is held until the run ends. A
+resumed run's config.json and checkpoint are checked the same way, and data read from `--data-dir`
+must still match the fingerprint stored when the run was created. Every refusal is one line and exit
+2; Ctrl-C is one line saying how to resume (exit 130).
 """
 from __future__ import annotations
 
 import argparse
 import copy
 import json
-import math
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -45,17 +52,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from numerics import verdict
-from numerics.cli import EXIT_USAGE, OneLineParser
-from numerics.data import DATA_NAMES, load_data
+from numerics import json_fields, limits, verdict
+from numerics.cli import EXIT_DIVERGED, OneLineParser, UsageError, run_main
+from numerics.data import DATA_NAMES, FINGERPRINT_KEY, DataError, check_fingerprint, load_data, resolve_data_dir
 from numerics.determinism import repeatable
-from numerics.estimators import chunk_for, row_width
+from numerics.estimators import ROWS_PER_CHUNK, chunk_for, row_width
 from numerics.evaluation import (EVAL_REPLICATES, EVAL_SAMPLES, EVAL_SEED_OFFSET, LOG_SAMPLES, eval_replicates,
                                  evaluate_fresh, evaluate_on, linear_logliks, make_monitor, monitor_design, rel_gap)
 from numerics.links import LINKS, inverse_link
 from numerics.models import MODEL_KINDS, GaussianVAE, build_model
 from numerics.protocols import DTYPES, PROTOCOL_NAMES, Protocol, control_protocol, get_protocol
-from numerics.rundir import RunDir, json_safe
+from numerics.rundir import CONFIG, RunDir, RunDirError, json_safe
 from numerics.training import DivergenceError, Trainer, fixed_design
 from numerics.verdict import CLAIMS, EXIT_CODES, K_SE, ROUNDOFF_REL, Check
 
@@ -63,21 +70,19 @@ DEFAULT_DATA = {"linear": "ppca", "vae1": "mnist", "vae2": "ppca", "vae3": "ring
 DEFAULT_CONTROL_FACTOR = 4.0
 CONTROL_SEED_OFFSET = 17
 DEFAULT_THREADS = 1
-"""CPU threads (torch.set_num_threads). One by default: these models are small, and on a shared
-2-core machine two spinning intra-op threads were measured 10-100x slower than one."""
-EXIT_DIVERGED = 3
+"""CPU threads (torch.set_num_threads), the default of every numerics CLI. One: these models are small,
+and on a shared 2-core machine two spinning intra-op threads were measured 10-100x slower than one."""
+DEVICES = ("auto", "cpu", "cuda")
+PROG = "python -m numerics.verify"
 EXIT_STATUS_TEXT = """exit status:
-  0  PASS: the certificate holds, the control is detected, convergence is at least paper-level
-  1  FAIL: a certificate, control or Cor. A1 check failed
-  2  usage error (bad option or data)
-  3  training diverged (non-finite loss or parameters; the last good checkpoint is kept)
-  4  NOT-COVERED: the parametrisation is not closed under the variance scalings (softplus variance
-     head): the proposition's hypotheses do not hold; the gap is still measured
-  5  NOT-CONVERGED: the certificate holds, but rel_gap's 4-SE upper bound is above the paper's 5e-3"""
-
-
-class UsageError(ValueError):
-    """Bad options: reported as one line on stderr, exit 2."""
+  0    PASS: the certificate holds, the control is detected, convergence is at least paper-level
+  1    FAIL: a certificate, control or Cor. A1 check failed
+  2    usage error (an option, the data, the run directory or its checkpoint; nothing is created)
+  3    training diverged (non-finite loss or parameters; the last good checkpoint is kept)
+  4    NOT-COVERED: the parametrisation is not closed under the variance scalings (softplus variance
+       head): the proposition's hypotheses do not hold; the gap is still measured
+  5    NOT-CONVERGED: the certificate holds, but rel_gap's 4-SE upper bound is above the paper's 5e-3
+  130  interrupted (Ctrl-C); the line printed says how to resume"""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -131,7 +136,8 @@ def versions() -> dict:
 
 
 def resolve_device(device: str) -> torch.device:
-    if device not in ("auto", "cpu", "cuda"):
+    """"auto" -> cuda when available, else cpu; UsageError for an unknown name or an absent CUDA device."""
+    if device not in DEVICES:
         raise UsageError(f"unknown device {device!r}; valid: auto, cpu, cuda")
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -143,9 +149,17 @@ def resolve_device(device: str) -> torch.device:
 _OPTIONS = ("model", "protocol", "data", "data_dir", "device", "seed", "steps", "dtype", "latent_dim",
             "hidden", "enc_link", "dec_link", "n_train", "n_test", "eval_samples", "control_factor", "control",
             "threads", "warmup_steps")
+_BOUNDED = ("seed", "steps", "latent_dim", "hidden", "n_train", "n_test", "eval_samples", "control_factor",
+            "threads", "warmup_steps")
+"""The options with a range in `numerics.limits.BOUNDS` (named there as --latent-dim, ...)."""
+
+
+def _option(key: str) -> str:
+    return "--" + key.replace("_", "-")
 
 
 def _fresh_config(opts: dict) -> dict:
+    """config.json of a new run from the options (None = default); UsageError for any bad value."""
     model = opts["model"] or "vae3"
     if model not in MODEL_KINDS:
         raise UsageError(f"unknown model {model!r}; valid: {', '.join(MODEL_KINDS)}")
@@ -160,22 +174,18 @@ def _fresh_config(opts: dict) -> dict:
             raise UsageError(f"unknown {key.replace('_', '-')} {opts[key]!r}; valid: {', '.join(LINKS)}")
     if opts["dtype"] is not None and opts["dtype"] not in DTYPES:
         raise UsageError(f"unknown dtype {opts['dtype']!r}; valid: {', '.join(DTYPES)}")
-    if opts["threads"] is not None and opts["threads"] < 1:
-        raise UsageError("--threads must be >= 1")
-    for key in ("steps", "n_train", "n_test", "eval_samples"):
-        if opts[key] is not None and opts[key] < 0:
-            raise UsageError(f"--{key.replace('_', '-')} must be >= 0")
-    if model != "linear" and opts["eval_samples"] is not None and opts["eval_samples"] < 2:
-        raise UsageError("--eval-samples must be >= 2 (an rqmc standard error needs two randomisations)")
-    factor = DEFAULT_CONTROL_FACTOR if opts["control_factor"] is None else float(opts["control_factor"])
-    if not (factor > 0 and factor != 1.0 and math.isfinite(factor)):
-        raise UsageError("--control-factor must be positive and different from 1")
+    limits.check_bounds({_option(key): opts[key] for key in _BOUNDED})
+    if opts["data_dir"] is not None and data != "mnist":
+        raise UsageError(f"--data-dir applies only to --data mnist, not to generated {data!r} data")
     device = resolve_device(opts["device"] or "auto")
-    if opts["warmup_steps"] is not None and (protocol != "fast" or opts["warmup_steps"] < 0):
-        raise UsageError("--warmup-steps needs --protocol fast and a value >= 0")
+    if opts["warmup_steps"] is not None and protocol != "fast":
+        raise UsageError("--warmup-steps needs --protocol fast")
     spec = get_protocol(protocol, model, steps=opts["steps"], dtype=opts["dtype"], warmup_steps=opts["warmup_steps"])
+    factor = DEFAULT_CONTROL_FACTOR if opts["control_factor"] is None else float(opts["control_factor"])
     return {"model": model, "claim": CLAIMS[model], "protocol": protocol, "protocol_spec": spec.to_dict(),
-            "warmup_steps": opts["warmup_steps"], "data": data, "data_dir": opts["data_dir"], "n_train": opts["n_train"], "n_test": opts["n_test"],
+            "warmup_steps": opts["warmup_steps"], "data": data,
+            "data_dir": None if opts["data_dir"] is None else resolve_data_dir(opts["data_dir"]),
+            "n_train": opts["n_train"], "n_test": opts["n_test"],
             "device": str(device), "requested_device": opts["device"] or "auto", "dtype": spec.dtype,
             "seed": 0 if opts["seed"] is None else int(opts["seed"]), "steps": opts["steps"],
             "latent_dim": 2 if opts["latent_dim"] is None else int(opts["latent_dim"]),
@@ -189,10 +199,49 @@ def _fresh_config(opts: dict) -> dict:
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
+def _is_bool(value: object) -> bool:
+    return isinstance(value, bool)
+
+
+_CONFIG_FIELDS: dict[str, json_fields.Field] = {
+    **json_fields.RUN_FIELDS,
+    "protocol": json_fields.choice(PROTOCOL_NAMES),
+    "requested_device": json_fields.choice(DEVICES),
+    "device": json_fields.choice(("cpu", "cuda")),
+    "steps": json_fields.integer(limits.BOUNDS["--steps"], nullable=True),
+    "warmup_steps": json_fields.integer(limits.BOUNDS["--warmup-steps"], nullable=True),
+    "eval_samples": json_fields.integer(limits.Bound(0, limits.MAX_SAMPLES)),
+    "control_factor": json_fields.Field(limits.BOUNDS["--control-factor"].admits,
+                                        f"a number from {limits.BOUNDS['--control-factor'].describe()}"),
+    "control": json_fields.Field(_is_bool, "true or false"),
+    "threads": json_fields.integer(limits.BOUNDS["--threads"]),
+    FINGERPRINT_KEY: json_fields.Field(lambda v: v is None or isinstance(v, dict), "an object or null",
+                                       required=False),
+}
+"""What verify needs from a config.json to resume it (`_check_config`; `protocol_spec` is checked by
+`Protocol.from_dict`). threads: up to this machine's CPU count."""
+
+
+def _check_config(config: dict, where: Path) -> Protocol:
+    """RunDirError (one line naming `where` and the key) unless `config` is one verify can resume;
+    returns its protocol."""
+    json_fields.check_fields(config, _CONFIG_FIELDS, where)
+    if config["model"] != "linear" and config["eval_samples"] < 2:
+        raise RunDirError(f"{where}: 'eval_samples' must be at least 2 for model {config['model']!r}, "
+                          f"got {config['eval_samples']}")
+    try:
+        return Protocol.from_dict(config.get("protocol_spec"))
+    except ValueError as err:
+        raise RunDirError(f"{where}: 'protocol_spec' {err}") from None
+
+
 def _resume_config(run_dir: RunDir, opts: dict) -> dict:
+    """The saved config of the run in `run_dir`, checked (`_check_config`) and compared with the options
+    given (any that differs is a UsageError); nothing is written."""
     if not run_dir.exists():
         raise UsageError(f"--resume {run_dir.path}: not a run directory (no config.json)")
     config = run_dir.read_config()
+    _check_config(config, run_dir.path / CONFIG)
     for key in _OPTIONS:
         given = opts.get(key)
         if given is None:
@@ -200,33 +249,76 @@ def _resume_config(run_dir: RunDir, opts: dict) -> dict:
         saved = config.get("requested_device" if key == "device" else key)
         if key == "hidden":
             given = list(given)
+        if key == "data_dir":
+            given = resolve_data_dir(given)
         if given != saved:
             raise UsageError(f"--{key.replace('_', '-')} {given} conflicts with the saved run "
                              f"({key}={saved}); drop it to resume {run_dir.path}")
-    resolve_device(config["requested_device"])
     if torch.device(config["device"]).type == "cuda" and not torch.cuda.is_available():
         raise UsageError(f"{run_dir.path} was trained on CUDA, which is not available here")
     return config
+
+
+_DEFAULT_POINTS = {"ppca": (10_000, 10_000), "ring": (10_000, 10_000), "mnist": (4_000, 1_000)}
+"""Points of each data set when --n-train / --n-test are not given (MNIST: the embedded subset; full
+MNIST from --data-dir: 60,000 and 10,000)."""
+_DATA_DIMS = {"ppca": 10, "ring": 10, "mnist": 784}
+
+
+def check_workload(config: dict, *, data_dim: int | None = None, n_train: int | None = None,
+                   n_test: int | None = None, where: str | None = None) -> None:
+    """BoundsError (one line naming the option that frees most memory and its largest value that fits)
+    unless the run of `config` fits this machine's memory (`numerics.limits.check_memory`): its protocol,
+    the fresh evaluation and the data, sizes from the data set's defaults until the data are loaded.
+    `where`: the config.json a resumed run's values come from (named instead of the options)."""
+    default_train, default_test = (60_000, 10_000) if config.get("data_dir") else _DEFAULT_POINTS[config["data"]]
+    n_train = n_train or config.get("n_train") or default_train
+    if n_test is None:
+        n_test = default_test if config.get("n_test") is None else config["n_test"]
+    D = data_dim or _DATA_DIMS[config["data"]]
+    hidden = tuple(config["hidden"])
+    width = min(D, hidden[-1] if hidden else config["latent_dim"])  # the narrowest row: the most rows per chunk
+    K = max(1, config["eval_samples"])
+    names = {k: _option(k) if where is None else f"{k} in {where}" for k in ("latent_dim", "hidden", "n_train", "n_test")}
+    workload = limits.workload_for_protocol(
+        Protocol.from_dict(config["protocol_spec"]), model=config["model"], data_dim=D,
+        latent_dim=config["latent_dim"], hidden=hidden, n_train=n_train, n_test=n_test, eval_samples=K,
+        chunk_rows=max(ROWS_PER_CHUNK, chunk_for(K, width) * K),
+        eval_option="--eval-samples" if where is None else f"eval_samples in {where}", options=names)
+    limits.check_memory(workload, device=config["device"])
 
 
 # ---------------------------------------------------------------------------------------------
 # the run
 # ---------------------------------------------------------------------------------------------
 
-def _load_dataset(config: dict, run_dir: RunDir, device: torch.device):
-    dtype = getattr(torch, config["dtype"])
-    dataset = load_data(config["data"], data_dir=config["data_dir"], seed=config["seed"],
-                        n_train=config["n_train"], n_test=config["n_test"], dtype=torch.float64)
+def _read_dataset(config: dict) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """x_train, x_test (float64, CPU) and the data's meta, loaded and checked (`numerics.data`); a
+    resumed run's files must match the fingerprint its config.json holds. Writes nothing."""
+    try:
+        dataset = load_data(config["data"], data_dir=config["data_dir"], seed=config["seed"],
+                            n_train=config["n_train"], n_test=config["n_test"], dtype=torch.float64)
+    except DataError:
+        raise
+    except (ValueError, OSError) as err:  # a missing folder or file, an unreadable one
+        raise DataError(f"cannot load data {config['data']!r}: {err}") from None
+    if FINGERPRINT_KEY in config:
+        check_fingerprint(config[FINGERPRINT_KEY], dataset.meta.get("fingerprint"))
     x_train = dataset.x_train
     x_test = dataset.x_test if dataset.x_test is not None else x_train[:0]
-    if config["data"] != "mnist":
-        if run_dir.has_data():
-            saved_train, saved_test = run_dir.load_data()
-            if not (np.array_equal(saved_train, x_train.cpu().numpy()) and np.array_equal(saved_test, x_test.cpu().numpy())):
-                raise UsageError(f"{run_dir.path}/data.npz differs from the data regenerated from config.json")
-        else:
-            run_dir.save_data(x_train, x_test)
-    return x_train.to(device=device, dtype=dtype), x_test.to(device=device, dtype=dtype), dict(dataset.meta)
+    return x_train, x_test, dict(dataset.meta)
+
+
+def _keep_data(run_dir: RunDir, config: dict, x_train: torch.Tensor, x_test: torch.Tensor) -> None:
+    """Generated data: write data.npz, or check the data regenerated from config.json against it."""
+    if config["data"] == "mnist":
+        return
+    if run_dir.has_data():
+        saved_train, saved_test = run_dir.load_data()
+        if not (np.array_equal(saved_train, x_train.numpy()) and np.array_equal(saved_test, x_test.numpy())):
+            raise RunDirError(f"{run_dir.path}/data.npz differs from the data regenerated from config.json")
+    else:
+        run_dir.save_data(x_train, x_test)
 
 
 def _train(config: dict, run_dir: RunDir, model: GaussianVAE, x_train, protocol: Protocol, monitor, *,
@@ -256,33 +348,53 @@ def run_verification(model: str | None = None, protocol: str | None = None, data
                      threads: int | None = None, warmup_steps: int | None = None, stop_after: int | None = None) -> dict | None:
     """Train, evaluate, run the control and write `out` (see the module docstring); returns the
     summary.json content. None (documented) defaults: model "vae3", protocol "fast", device "auto",
-    seed 0, data = DEFAULT_DATA[model]. With resume=True, `out` must hold a run; its saved config is
-    used and any explicitly given conflicting option raises UsageError. `stop_after` stops the main
-    training after that many steps without a verdict and returns None (simulates a killed run).
-    Raises UsageError (bad options) and DivergenceError (non-finite training)."""
+    seed 0, data = DEFAULT_DATA[model], out = `default_out(...)`. With resume=True, `out` must hold a
+    run; its saved config is used and any explicitly given conflicting option raises UsageError.
+    `stop_after` stops the main training after that many steps without a verdict and returns None
+    (simulates a killed run). Every option, the memory estimate and the data are checked before
+    anything is written; the run directory's writer lock is held until the end.
+    Raises UsageError (bad input of any kind) and DivergenceError (non-finite training)."""
     opts = {k: v for k, v in locals().items() if k in _OPTIONS}
     if resume:
         if out is None:
             raise UsageError("resume needs the run directory")
         run_dir = RunDir(out)
         config = _resume_config(run_dir, opts)
+        where = str(run_dir.path / CONFIG)
     else:
         config = _fresh_config(opts)
-        if out is None:
-            out = Path("runs") / f"{config['model']}-{config['data']}-{config['protocol']}-seed{config['seed']}"
-        run_dir = RunDir(out)
+        run_dir = RunDir(default_out(config["model"], config["data"], config["protocol"], config["seed"])
+                         if out is None else out)
         if run_dir.exists():
             raise UsageError(f"{run_dir.path} already holds a run; resume it with --resume {run_dir.path} "
                              f"or choose another --out")
-        run_dir.create(config)
+        where = None
+    check_workload(config, where=where)
+    torch.set_num_threads(config["threads"])  # before the data are generated, as on every resume
+    x_train, x_test, meta = _read_dataset(config)
+    check_workload(config, data_dim=x_train.shape[1], n_train=x_train.shape[0], n_test=x_test.shape[0], where=where)
+    if not resume:
+        config[FINGERPRINT_KEY] = meta.get("fingerprint")
+    with run_dir:  # the writer lock, until the run ends (RunDirLocked when another process writes)
+        if not resume:
+            run_dir.create(config)
+        _keep_data(run_dir, config, x_train, x_test)
+        return _verify(config, run_dir, x_train, x_test, meta, progress=progress, stop_after=stop_after)
+
+
+def default_out(model: str, data: str, protocol: str, seed: int) -> Path:
+    """The run directory of a run without --out: runs/<model>-<data>-<protocol>-seed<k>."""
+    return Path("runs") / f"{model}-{data}-{protocol}-seed{seed}"
+
+
+def _verify(config: dict, run_dir: RunDir, x_train: torch.Tensor, x_test: torch.Tensor, meta: dict, *,
+            progress: bool, stop_after: int | None) -> dict | None:
+    """The run itself, in a created and locked run directory (see `run_verification`)."""
     t_start = time.perf_counter()
-    torch.set_num_threads(config.get("threads", DEFAULT_THREADS))
     dev = torch.device(config["device"])
     repeatable(dev)
-    try:
-        x_train, x_test, meta = _load_dataset(config, run_dir, dev)
-    except (ValueError, FileNotFoundError, OSError) as err:
-        raise UsageError(f"cannot load data {config['data']!r}: {err}") from err
+    dtype = getattr(torch, config["dtype"])
+    x_train, x_test = x_train.to(device=dev, dtype=dtype), x_test.to(device=dev, dtype=dtype)
     H, D, kind, seed = config["latent_dim"], x_train.shape[1], config["model"], config["seed"]
     protocol = Protocol.from_dict(config["protocol_spec"])
     gen = torch.Generator(device="cpu").manual_seed(seed)
@@ -293,11 +405,7 @@ def run_verification(model: str | None = None, protocol: str | None = None, data
         _, result = _train(config, run_dir, net, x_train, protocol, monitor, seed=seed, progress=progress,
                            stop_after=stop_after, label=f"{kind}/{config['protocol']}")
     except DivergenceError as err:
-        run_dir.write_summary({"model": kind, "claim": config["claim"], "status": "FAIL",
-                               "reason": f"training diverged: {err}", "error": str(err),
-                               "latent_dim": H, "seconds": time.perf_counter() - t_start,
-                               "device": config["device"], "seed": seed, "protocol": config["protocol"],
-                               "data": config["data"], "versions": config["versions"], "checks": []})
+        _write_diverged(run_dir, config, f"training diverged: {err}", t_start)
         raise
     if result.stopped == "step-limit":
         return None
@@ -314,7 +422,11 @@ def run_verification(model: str | None = None, protocol: str | None = None, data
         checks.append(verdict.cora1_check(fresh, extras["loglik_ml_train"], conv))
     control_summary = None
     if config["control"]:
-        control_summary = _run_control(config, run_dir, net, x_train, kind, H, progress)
+        try:
+            control_summary = _run_control(config, run_dir, net, x_train, kind, H, progress)
+        except DivergenceError as err:
+            _write_diverged(run_dir, config, f"the control's training diverged: {err}", t_start)
+            raise
         checks.extend(Check(**c) for c in control_summary.pop("checks_for_main"))
     status, reason = verdict.decide(checks, cert, conv, control_ran=bool(config["control"]))
     tol, tol_reason = verdict.stationary_tolerance(fresh)
@@ -343,6 +455,15 @@ def run_verification(model: str | None = None, protocol: str | None = None, data
     }
     run_dir.write_summary(summary)
     return summary
+
+
+def _write_diverged(run_dir: RunDir, config: dict, reason: str, t_start: float) -> None:
+    """summary.json of a run whose training (or its control's) diverged: FAIL, no verdict."""
+    run_dir.write_summary({"model": config["model"], "claim": config["claim"], "status": "FAIL", "reason": reason,
+                           "error": reason, "latent_dim": config["latent_dim"],
+                           "seconds": time.perf_counter() - t_start, "device": config["device"],
+                           "seed": config["seed"], "protocol": config["protocol"], "data": config["data"],
+                           "versions": config["versions"], "checks": []})
 
 
 def _run_control(config: dict, run_dir: RunDir, converged: GaussianVAE, x_train, kind: str, H: int,
@@ -442,21 +563,8 @@ def _text(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3g}"
 
 
-def _hidden(text: str) -> tuple[int, ...]:
-    """'50,50' -> (50, 50); 'none' -> () (affine networks: no hidden layer)."""
-    if text.strip().lower() == "none":
-        return ()
-    try:
-        sizes = tuple(int(s) for s in text.split(",") if s.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected comma-separated integers, e.g. 50,50") from None
-    if any(s <= 0 for s in sizes):
-        raise argparse.ArgumentTypeError("hidden sizes must be positive")
-    return sizes
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = OneLineParser(prog="python -m numerics.verify", description=__doc__.split("\n\n")[0],
+    p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0],
                       epilog=EXIT_STATUS_TEXT,
                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", choices=MODEL_KINDS, help="model kind (default vae3)")
@@ -467,7 +575,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="folder with the MNIST IDX files (default: the embedded 5,000-image subset)")
     p.add_argument("--n-train", type=int, help="training points (default: the data set's)")
     p.add_argument("--n-test", type=int, help="test points (default: the data set's)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="auto (default) = cuda if available")
+    p.add_argument("--device", choices=DEVICES, help="auto (default) = cuda if available")
     p.add_argument("--dtype", choices=DTYPES, help="training dtype (default: fast float64, paper float32; "
                                                    "phases that name their own, such as the fast VAE-1/2/3 "
                                                    "warm start in float32, keep it); evaluation is always float64")
@@ -475,7 +583,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="paper: epochs; fast: L-BFGS steps of the polishing phase")
     p.add_argument("--warmup-steps", type=int, help="fast: length of the warm-start phase(s) (Adam; linear: L-BFGS)")
     p.add_argument("--latent-dim", type=int, help="H (default 2)")
-    p.add_argument("--hidden", type=_hidden, help="hidden layer sizes, e.g. 50,50 (default); none = affine networks")
+    p.add_argument("--hidden", type=limits.parse_hidden,
+                   help="hidden layer sizes, e.g. 50,50 (default); none = affine networks")
     p.add_argument("--enc-link", choices=tuple(LINKS),
                    help="encoder variance link (default exp; softplus-std: sigma = softplus(a), the authors'; "
                         "a network head with a softplus link is NOT-COVERED)")
@@ -500,30 +609,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The CLI: one line and exit 2 for bad input, 3 for divergence, 130 for Ctrl-C (with the command
+    that resumes), else the status's code (`EXIT_STATUS_TEXT`)."""
     args = build_parser().parse_args(argv)
-    if args.resume is not None and args.out is not None and args.out != args.resume:
-        sys.stderr.write("error: give either --out or --resume DIR, not both\n")
-        return EXIT_USAGE
-    try:
+    if args.resume is not None:
+        path = args.resume
+    else:
+        model = args.model or "vae3"
+        path = args.out or default_out(model, args.data or DEFAULT_DATA[model], args.protocol or "fast",
+                                       args.seed or 0)
+
+    def resume_hint() -> str | None:
+        try:
+            return f"{PROG} --resume {shlex.quote(str(path))}" if RunDir(path).exists() else None
+        except UsageError:
+            return None
+
+    def body() -> int:
+        if args.resume is not None and args.out is not None and args.out != args.resume:
+            raise UsageError("give either --out or --resume DIR, not both")
         summary = run_verification(
             model=args.model, protocol=args.protocol, data=args.data, device=args.device, seed=args.seed,
-            steps=args.steps, out=args.resume if args.resume is not None else args.out,
-            resume=args.resume is not None, progress=not args.no_progress, dtype=args.dtype,
-            data_dir=args.data_dir, n_train=args.n_train, n_test=args.n_test, latent_dim=args.latent_dim,
-            hidden=args.hidden, enc_link=args.enc_link, dec_link=args.dec_link, eval_samples=args.eval_samples,
-            control_factor=args.control_factor, control=args.control, threads=args.threads,
-            warmup_steps=args.warmup_steps)
-    except UsageError as err:
-        sys.stderr.write(f"error: {err}\n")
-        return EXIT_USAGE
-    except DivergenceError as err:
-        sys.stderr.write(f"error: {err}\n")
-        return EXIT_DIVERGED
-    if args.json:
-        print(json.dumps(json_safe(summary), indent=2, allow_nan=False))
-    else:
-        print(format_report(summary))
-    return EXIT_CODES[summary["status"]]
+            steps=args.steps, out=path, resume=args.resume is not None, progress=not args.no_progress,
+            dtype=args.dtype, data_dir=args.data_dir, n_train=args.n_train, n_test=args.n_test,
+            latent_dim=args.latent_dim, hidden=args.hidden, enc_link=args.enc_link, dec_link=args.dec_link,
+            eval_samples=args.eval_samples, control_factor=args.control_factor, control=args.control,
+            threads=args.threads, warmup_steps=args.warmup_steps)
+        if args.json:
+            print(json.dumps(json_safe(summary), indent=2, allow_nan=False))
+        else:
+            print(format_report(summary))
+        return EXIT_CODES[summary["status"]]
+
+    return run_main(PROG, body, errors={DivergenceError: EXIT_DIVERGED}, resume_hint=resume_hint)
 
 
 if __name__ == "__main__":

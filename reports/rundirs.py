@@ -53,21 +53,15 @@ def read_json(path: Path) -> dict:
 
 
 def read_metrics(path: Path) -> list[dict]:
-    """Read ``metrics.jsonl``; a truncated last line (a killed run) is skipped, not an error."""
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
+    """The rows in effect of ``metrics.jsonl``, read by the kit's one reader
+    (``numerics.metrics_log.read_metrics_log``: rows superseded by a resume, bad lines and a half-written
+    last line are not rows); :class:`RunDirError` when the file cannot be read (a link, a FIFO)."""
+    from numerics.metrics_log import read_metrics_log
+
+    try:
+        return read_metrics_log(path).rows
+    except OSError as error:
+        raise RunDirError(f"cannot read {path}: {error.strerror or error}") from None
 
 
 def read_run(path: Path) -> RunRecord:

@@ -24,11 +24,11 @@ def test_create_refuses_an_existing_run(tmp_path):
         run.create({"x": 2})
 
 
-def test_metrics_append_truncate_and_cut_line(tmp_path):
+def test_metrics_append_rewind_and_cut_line(tmp_path):
     run = RunDir(tmp_path)
     for step in range(5):
         run.append_metrics({"step": step, "elbo": float(step)})
-    run.truncate_metrics(2)
+    run.rewind_metrics(2)
     assert [r["step"] for r in run.read_metrics()] == [0, 1, 2]
     with open(tmp_path / "metrics.jsonl", "a") as handle:  # a kill in the middle of a write
         handle.write('{"step": 3, "el')
@@ -111,7 +111,7 @@ def test_a_bad_metrics_line_costs_no_other_row_and_nothing_is_rewritten(tmp_path
     lines[4] = "this is not JSON\n"
     path.write_text("".join(lines))
     before = path.read_bytes()
-    run.truncate_metrics(100)                      # what a resume from the checkpoint at step 100 does
+    run.rewind_metrics(100)                      # what a resume from the checkpoint at step 100 does
     assert path.read_bytes().startswith(before)    # append-only: every earlier byte is still there
     assert [r["step"] for r in run.read_metrics()] == [s for s in range(101) if s != 4]
     log = rundir_module.read_metrics_log(path)

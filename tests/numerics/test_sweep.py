@@ -9,7 +9,7 @@ import pytest
 from numerics import sweep
 from numerics.rundir import RunDir, load_run
 
-TINY = ["--model", "vae3", "--n-train", "48", "--epochs", "3", "--batch-size", "16", "--hidden", "8", "8",
+TINY = ["--model", "vae3", "--n-train", "48", "--epochs", "3", "--batch-size", "16", "--hidden", "8,8",
         "--eval-samples", "2", "--dtype", "float64", "--device", "cpu", "--no-progress"]
 
 
@@ -48,7 +48,7 @@ def test_bad_shard_is_a_usage_error(text):
     (["--runs", "2", "--shard", "4/8"], "selects no seed"),
     (["--model", "vae9"], "valid: linear, vae1, vae2, vae3"),
     (["--protocol", "slow"], "valid: fast, paper"),
-    (["--runs", "0"], "--runs must be >= 1"),
+    (["--runs", "0"], "--runs 0 is out of range: allowed 1 to"),
     (["--device", "tpu"], "valid: auto, cpu, cuda"),
     (["--data", "cifar"], "valid: ppca, ring, mnist"),
     (["--runs", "abc"], "invalid int value: 'abc'"),  # argparse's own errors: one line too
