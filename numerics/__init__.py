@@ -26,6 +26,7 @@ from .links import LINKS, get_link, inverse_link
 from .models import MODEL_KINDS, VAE1, VAE2, VAE3, GaussianVAE, LinearVAE, build_model
 from .ppca import linear_vae_at_ml, ppca_loglik, ppca_ml
 from .diagnose import Diagnosis, diagnose  # the function shadows the module `numerics.diagnose` as an attribute
+from .monitor import Monitor
 
 __all__ = [
     "LINKS", "get_link", "inverse_link",
@@ -36,5 +37,5 @@ __all__ = [
     "three_entropies",
     "DATA_NAMES", "Dataset", "load_data", "ppca_data", "ring_data", "mnist_subset", "mnist_idx",
     "ppca_ml", "ppca_loglik", "linear_vae_at_ml",
-    "AdapterError", "ModelShape", "inspect_model", "Diagnosis", "diagnose",
+    "AdapterError", "ModelShape", "inspect_model", "Diagnosis", "diagnose", "Monitor",
 ]
