@@ -6,7 +6,7 @@ with s_h = 0 for h >= H_true, and noise e ~ N(0, 0.1^2 1_D), so the data are exa
 H_true latent dimensions (Eqs. 77-78 with W = U diag(s)); H_true is 6, then 2, then 4. Linear VAEs
 (Eqs. 29-32) with H in {2, 4, 6} are trained online, each on every mini-batch once (batch 10, Adam,
 learning rate 2e-3, 100 reparametrised samples per point for the decoder term, analytic KL: the
-estimator of Listing 1).
+estimator of Listing 1, which is `numerics.estimators.elbo_objective` on an MC design).
 
 For every batch b and model H the batch's bound is computed twice, on the batch the model is about to
 learn from:
@@ -19,8 +19,8 @@ deviation over batches) of each bound for the true-H model in the segment's seco
 models are near their stationary points.
 
 CLI: ``python -m numerics.stream --out DIR`` writes DIR/stream.json (summary), DIR/stream.npz
-(per-batch bounds and BICs) and DIR/stream.png (the BIC curves, as the authors' figure).
-Exit status: 0 done, 2 usage error, 3 training diverged.
+(per-batch bounds and BICs) and DIR/stream.png (the BIC curves, as the authors' figure), and nothing
+outside DIR. Exit status: 0 done, 2 usage error (one line on stderr), 3 training diverged.
 """
 from __future__ import annotations
 
@@ -34,15 +34,15 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
-from torch.distributions import Normal, kl_divergence
 from tqdm import tqdm
 
-from numerics.cli import EXIT_USAGE, OneLineParser
+from numerics import estimators
+from numerics.cli import EXIT_DIVERGED, OneLineParser, UsageError, run_main
 from numerics.entropies import entropy_sum_linear
 from numerics.models import LinearVAE
 from numerics.rundir import json_safe, write_json_atomic
 
-EXIT_DONE, EXIT_DIVERGED = 0, 3
+EXIT_DONE = 0
 
 
 @dataclass(frozen=True)
@@ -91,13 +91,11 @@ def stream_data(spec: StreamSpec) -> tuple[Tensor, Tensor]:
 
 def sampled_elbo(model: LinearVAE, x: Tensor, eps: Tensor) -> Tensor:
     """Sum over the batch of the ELBO's estimate (Eq. 9): E_q log p(x|z) by the reparametrised base points
-    eps [K, B, H] (z = nu + tau eps), KL(q || p) analytic (torch.distributions)."""
-    nu, tau2 = model.encode(x)
-    q = Normal(nu, tau2.sqrt())
-    mu, sigma2 = model.decode(nu + tau2.sqrt() * eps)
-    loglik = Normal(mu, sigma2.sqrt()).log_prob(x).sum(-1).mean(0)
-    prior = Normal(torch.zeros_like(nu), model.prior_var().sqrt().expand_as(nu))
-    return (loglik - kl_divergence(q, prior).sum(-1)).sum()
+    eps [K, B, H] (z = nu + tau eps, weights 1/K), KL(q || p) analytic: `estimators.elbo_objective` on
+    that MC design, times the batch size."""
+    K = eps.shape[0]
+    design = estimators.Design(eps=eps, weights=torch.full((K,), 1.0 / K, dtype=eps.dtype), kind="mc")
+    return x.shape[0] * estimators.elbo_objective(model, x, design)
 
 
 def entropy_bound(model: LinearVAE, batch: int) -> Tensor:
@@ -260,7 +258,8 @@ def _dims(text: str) -> tuple[int, ...]:
 
 def main(argv: list[str] | None = None) -> int:
     p = OneLineParser(prog="python -m numerics.stream", description=__doc__.split("\n\n")[0],
-                      epilog="Exit status: 0 done, 2 usage error, 3 training diverged.")
+                      epilog="Writes stream.json, stream.npz and stream.png into --out and nothing elsewhere. "
+                             "Exit status: 0 done, 2 usage error, 3 training diverged.")
     defaults = StreamSpec()
     p.add_argument("--out", type=Path, required=True, help="folder for stream.json, stream.npz, stream.png")
     p.add_argument("--points-per-segment", type=int, default=defaults.points_per_segment)
@@ -276,24 +275,28 @@ def main(argv: list[str] | None = None) -> int:
     spec = StreamSpec(true_dims=args.true_dims, points_per_segment=args.points_per_segment,
                       model_dims=args.model_dims, batch_size=args.batch_size, learning_rate=args.lr,
                       samples=args.samples, seed=args.seed)
-    try:
-        spec.validate()
-    except ValueError as err:
-        sys.stderr.write(f"error: {err}\n")
-        return EXIT_USAGE
-    torch.set_num_threads(1)
-    try:
+
+    def body() -> int:
+        try:
+            spec.validate()
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+        if args.out.exists() and not args.out.is_dir():
+            raise UsageError(f"--out {args.out} exists and is not a folder")
+        torch.set_num_threads(1)
         result = run_stream(spec, progress=not args.no_progress)
-    except StreamDivergence as err:
-        sys.stderr.write(f"error: {err}\n")
-        return EXIT_DIVERGED
-    write(result, args.out)
-    if args.json:
-        import json
-        print(json.dumps(json_safe(result.summary), indent=2))
-    else:
-        print(format_summary(result.summary))
-    return EXIT_DONE
+        try:
+            write(result, args.out)
+        except OSError as err:
+            raise UsageError(f"cannot write into --out {args.out}: {err.strerror or err}") from None
+        if args.json:
+            import json
+            print(json.dumps(json_safe(result.summary), indent=2))
+        else:
+            print(format_summary(result.summary))
+        return EXIT_DONE
+
+    return run_main(p.prog, body, errors={StreamDivergence: EXIT_DIVERGED})
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from numerics import stream
+from numerics.models import LinearVAE
 from numerics.ppca import linear_vae_at_ml, ppca_loglik, ppca_ml
 from numerics.stream import StreamSpec, bic, entropy_bound, run_stream, sampled_elbo, stream_data
 
@@ -43,6 +44,22 @@ def test_sampled_elbo_is_unbiased_for_the_batch_sum():
     # at the ML solution the encoder is the exact posterior, so the ELBO is the log-likelihood
     exact = 10 * float(ppca_loglik(xb, ml["W"], ml["mu"], ml["sigma2"]))
     assert float(sampled_elbo(model, xb, eps)) == pytest.approx(exact, abs=0.05)
+
+
+def test_sampled_elbo_is_listing_1_written_with_torch_distributions():
+    """The estimators' path on an MC design is the estimator the authors train with: the mean over
+    reparametrised samples of log p(x|z) minus the analytic KL (an independent torch.distributions form)."""
+    from torch.distributions import Normal, kl_divergence
+
+    x, _ = stream_data(StreamSpec(points_per_segment=200, true_dims=(4,)))
+    model = LinearVAE(10, 4, generator=torch.Generator().manual_seed(3))
+    xb, eps = x[:10], torch.randn(100, 10, 4, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    nu, tau2 = model.encode(xb)
+    q = Normal(nu, tau2.sqrt())
+    mu, sigma2 = model.decode(nu + tau2.sqrt() * eps)
+    listing = (Normal(mu, sigma2.sqrt()).log_prob(xb).sum(-1).mean(0)
+               - kl_divergence(q, Normal(torch.zeros_like(nu), torch.ones_like(nu))).sum(-1)).sum()
+    assert float(sampled_elbo(model, xb, eps)) == pytest.approx(float(listing), rel=1e-12)
 
 
 def test_bic_formula():
@@ -83,3 +100,16 @@ def test_cli_bad_values_are_one_line_and_exit_2(tmp_path, capsys, argv):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "error" in err[0]
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_writes_nothing_outside_out_and_refuses_a_file_as_out(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert stream.main(["--out", "out", "--points-per-segment", "100", "--samples", "2", "--no-progress",
+                        "--true-dims", "2"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert {"stream.json", "stream.npz", "stream.png"} <= {p.name for p in (tmp_path / "out").iterdir()}
+    (tmp_path / "afile").write_text("x")
+    capsys.readouterr()
+    assert _exit_code(["--out", "afile", "--points-per-segment", "100", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not a folder" in err[0]
