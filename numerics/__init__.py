@@ -25,7 +25,7 @@ from .estimators import (Design, Evaluation, elbo_objective, evaluate, gauss_her
 from .links import LINKS, get_link, inverse_link
 from .models import MODEL_KINDS, VAE1, VAE2, VAE3, GaussianVAE, LinearVAE, build_model
 from .ppca import linear_vae_at_ml, ppca_loglik, ppca_ml
-from .diagnose import Diagnosis, diagnose  # the function shadows the module `numerics.diagnose` as an attribute
+from .diagnosis import Diagnosis, diagnose
 from .monitor import Monitor
 
 __all__ = [

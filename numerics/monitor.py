@@ -6,7 +6,7 @@
         monitor(step)                  # every 100th call: diagnose on x_val, one JSONL row, TB scalars
     monitor.close()
 
-Every `every`-th call runs `numerics.diagnose` on x_val with ONE fixed design, drawn at the first call
+Every `every`-th call runs `numerics.diagnose` (`numerics.diagnosis`) on x_val with ONE fixed design, drawn at the first call
 (randomised QMC, `samples` points per validation point in `replicates` randomisations, own seed), so
 successive rows differ by the model only, never by fresh sampling noise; the coverage probe runs at
 the first call only (the parametrisation does not change in training). The model is copied to
@@ -37,7 +37,7 @@ from torch import Tensor, nn
 from numerics import estimators
 from numerics.adapters import inspect_model
 from numerics.coverage import Coverage
-from numerics.diagnose import Diagnosis, diagnose
+from numerics.diagnosis import Diagnosis, diagnose
 
 DEFAULT_SAMPLES = 16
 DEFAULT_REPLICATES = 4

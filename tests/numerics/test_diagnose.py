@@ -1,6 +1,5 @@
 """numerics.diagnose on a user's own model (plain nn.Module, tests/numerics/user_vaes.py): agreement with
 the kit's evaluation of the same network, prior-aware collapse, coverage, the residuals' advice, the CLI."""
-import importlib
 import json
 import math
 
@@ -12,7 +11,7 @@ from numerics import estimators
 from numerics.models import build_model
 from tests.numerics.user_vaes import UserVAE, UserVAE3, UserVAEWithPrior
 
-diagnose_module = importlib.import_module("numerics.diagnose")  # `numerics.diagnose` is the function
+from numerics import diagnosis as diagnose_module
 x = torch.randn(300, 6, generator=torch.Generator().manual_seed(0))
 
 
