@@ -44,9 +44,9 @@ from numerics.models import MODEL_KINDS, GaussianVAE
 
 PROBE_TOL = 1e-9
 """Relative RMS residual below which a scaling is realised within the family: exactly, up to the least-squares
-round-off (exp, square and identity heads measure 1e-15 to 3e-12; softplus heads 3e-6 to 8e-3 on narrow
-to ordinary activation ranges, and 4e-7 to 9e-7 when driven 8 units into their linear or exponential
-regime; docs/measurements.md)."""
+round-off. Measured (benchmarks/probe_residuals.py, docs/measurements.md): exp and square heads 2e-15 to
+4e-11; softplus heads 4e-5 to 3e-4 at ordinary activations, 3e-8 to 9e-7 when driven 8 units into their
+linear or exponential regime (where they nearly are linear or exp heads)."""
 PROBE_POINTS = 1024
 PROBE_SAMPLES = 4
 MIN_ROWS_PER_UNKNOWN = 4
@@ -87,7 +87,8 @@ class Coverage:
         elif open_:
             self.reason = f"undecided for the {', '.join(o.name for o in open_)} orbit: {open_[0].detail}"
         else:
-            self.reason = f"every variance-scaling orbit exists ({self.method})"
+            how = "the kit's orbit maps" if self.method == "kit model" else "probed on the data"
+            self.reason = f"every variance-scaling orbit exists ({how})"
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -126,7 +126,7 @@ class Diagnosis:
                  f"{_num(self.rel_gap, '.2g')}); identity error {_num(self.identity_error, '.1e')}"]
         covered = {True: "yes", False: "NO", None: "undecided"}[self.covered]
         lines.append(f"  covered by the theorem: {covered}"
-                     + ("" if self.coverage is None else f" ({self.coverage.reason})"))
+                     + (" (not decided: probe=False)" if self.coverage is None else f"; {self.coverage.reason}"))
         total = sum(r.elbo_gain for r in self.residuals.values())
         lines.append(f"  residuals (F - S = decoder + 1/2 sum_h prior h); the variance change that zeroes each, "
                      f"advice only (together F +{total:.3g} nats):")
