@@ -148,12 +148,13 @@ def _depends(out: Tensor, wrt: Tensor, generator: torch.Generator) -> Tensor | N
 
 
 class _Probe:
-    """The probe of the module docstring on a float64 copy of the model."""
+    """The probe of the module docstring on a float64 copy of the model, on the CPU (a small problem;
+    its least-squares driver, gelsd, is CPU-only)."""
 
     def __init__(self, model: nn.Module, x: Tensor, seed: int) -> None:
-        self.model = copy.deepcopy(model).double()
+        self.model = copy.deepcopy(model).to(device="cpu", dtype=torch.float64)
         self.gen = torch.Generator().manual_seed(seed)
-        xp = x[:PROBE_POINTS].detach().to(torch.float64).clone().requires_grad_(True)
+        xp = x[:PROBE_POINTS].detach().to(device="cpu", dtype=torch.float64).clone().requires_grad_(True)
         with torch.enable_grad():
             with _recorded_linear_calls(self.model) as enc_calls:
                 nu, tau2 = self.model.encode(xp)
