@@ -153,7 +153,8 @@ def summarise(cases: list[StationaryGap], seconds: float) -> dict:
     statuses = [status for status, _ in checks]
     status = "FAIL" if "FAIL" in statuses else "NOT-CONVERGED" if "NOT-CONVERGED" in statuses else "PASS"
     reason = "; ".join(reason for _, reason in checks)
-    return {"claim": "criterion", "model": "vae3", "role": "criterion", "status": status, "reason": reason,
+    return {"claim": "criterion", "model": "vae3", "role": "criterion", "protocol": "stationary",
+            "status": status, "reason": reason,
             "data": f"ring x {SCALE:g}", "design": {"kind": "gauss-hermite", "nodes_per_dim": GH_NODES},
             "cases": [case.to_dict() for case in cases], "seconds": seconds,
             "checks": [{"name": f"stationary-gap-{case.dec_link}", "claim": "criterion", "status": s,

@@ -1,17 +1,20 @@
 """``python -m reports.build``: one command that builds the Markdown + PDF verification report.
 
-It runs ``proofs`` and ``numerics`` through their public APIs (or reads finished run directories
-given with ``--runs`` and a saved proofs JSON given with ``--proofs``), then writes ``report.md``,
-``report.pdf``, the figures and ``results.json`` into ``--out``. Exit code 0 (VERIFIED) only when
-every claim is PROVED, every claim with a numeric test has a passing run (status PASS: certificate,
-control, convergence at least paper-level) and no run of any protocol failed or diverged; 1
-otherwise, with every reason listed on stderr and in the report; 2 for a usage error.
+It runs ``proofs`` and the numeric runs of a profile as child processes, several at a time
+(`reports.jobs`; or reads finished run directories given with ``--runs`` and a saved proofs JSON
+given with ``--proofs``), then writes ``report.md``, ``report.pdf``, the figures and ``results.json``
+into ``--out``. Exit code 0 (VERIFIED) only when every claim is PROVED, every claim with a numeric
+test has a passing run (status PASS: certificate, control, convergence at least paper-level), no run
+of any protocol failed or diverged and every figure could be drawn from its runs; 1 otherwise, with
+every reason listed on stderr and in the report; 2 for a usage error; 130 when interrupted (run the
+same command again to resume: finished runs are reused).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 import time
@@ -19,8 +22,8 @@ from pathlib import Path
 
 from reports.collect import ReportData, collect
 from reports.content import ReportContent
-from reports.figures import (Figure, fig1_training, fig2_variants, fig3_latents, fig_control, fig_gap_identity,
-                             verification_panels)
+from reports.figures import (Figure, FigureDataError, fig2_variants, fig3_latents, fig_control, fig_decomposition,
+                             fig_dependency_graph, fig_stream, fig_training, verification_panels)
 from reports.markdown import render_markdown
 from reports.pdf import render_pdf
 from reports.profiles import MODELS, PROFILES
@@ -28,12 +31,16 @@ from reports.provenance import provenance
 from reports.rundirs import RunDirError
 from reports.verdicts import claim_rows
 
+ANSWER_KEYS = ("symbolic", "certificate", "convergence", "control", "verdict")
+
 DESCRIPTION = __doc__.split("\n\n", 1)[1] if __doc__ else ""
 EPILOG = """profiles:
   quick  (default) all proofs + one fast-protocol verification run per model (linear and VAE-2 on
-         p-PCA, VAE-1 on the MNIST subset, VAE-3 on PCA-ring), each with its control run.
+         p-PCA, VAE-1 on the MNIST subset, VAE-3 on PCA-ring), each with its control run, and the
+         criterion study (stationary gap of the exp and the authors' softplus-std links).
   full   quick + the paper's experiments with the paper's protocol: 10 runs for Fig. 1(a) and 1(b),
-         100 runs for Fig. 1(c) and for each Fig. 2 variant (batch size 100, learning rate 5e-3).
+         100 runs for Fig. 1(c) and for each Fig. 2 variant (batch size 100, learning rate 5e-3),
+         and the authors' streaming model-selection experiment.
          Resumable: rerun the same command and finished runs (summary.json present) are reused.
          Meant for a GPU: on a 2-core CPU the paper's counts would take about two days (paper
          protocol, one run, one epoch: VAE-3 1.7 s, VAE-1 0.5 s, linear 0.08 s; 300 VAE-3 runs of
@@ -41,6 +48,7 @@ EPILOG = """profiles:
 
 examples:
   python -m reports.build --out report
+  python -m reports.build --out report-5 --seeds 5          # medians and IQRs over 5 seeds per model
   python -m reports.build --out report-full --profile full --device cuda
   python -m reports.build --out report-small --profile full --paper-runs 3 --paper-epochs 40
   python -m reports.build --out r2 --runs report/runs --proofs proofs.json
@@ -73,33 +81,48 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="full profile: at most N runs per reproduction group (the paper: 10 or 100)")
     parser.add_argument("--paper-epochs", type=int, metavar="N",
                         help="full profile: N epochs per reproduction run (default: numerics.protocols' paper epochs)")
+    parser.add_argument("--seeds", type=int, default=1, metavar="N",
+                        help="verification runs per model, seeds 0..N-1 (default 1; with 5 or more the figures "
+                             "draw medians and interquartile ranges)")
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), metavar="N",
+                        help="runs (child processes, one thread each) at a time (default: min(2, CPU cores))")
     parser.add_argument("--json", action="store_true", help="print the per-claim verdicts as JSON on stdout")
     return parser.parse_args(argv)
 
 
-def make_figures(data: ReportData, out: Path) -> tuple[list[Figure], list[str]]:
-    """Draw every figure the data supports; return them and notes on the ones that were not drawn."""
+def make_figures(data: ReportData, out: Path) -> tuple[list[Figure], Figure | None, list[str], list[str]]:
+    """Draw every figure the data support: (figures, the dependency graph, notes on figures the profile
+    does not include, errors for figures whose runs lack the data they draw)."""
     from reports.latents import latent_states
 
     figures: list[Figure] = []
     notes: list[str] = []
-    for name, draw in (("fig1_training.png", fig1_training), ("fig2_variants.png", fig2_variants),
-                       ("fig_gap_identity.png", fig_gap_identity), ("fig_control.png", fig_control)):
-        figure = draw(data.groups, out / name)
+    errors: list[str] = []
+    for name, draw in (("fig_training.png", fig_training), ("fig_decomposition.png", fig_decomposition),
+                       ("fig_control.png", fig_control), ("fig2_variants.png", fig2_variants)):
+        try:
+            figure = draw(data.groups, out / name)
+        except FigureDataError as error:
+            errors.append(f"figure {name} cannot be drawn: {error}")
+            continue
         if figure is not None:
             figures.append(figure)
         elif name == "fig2_variants.png":
-            notes.append("Fig. 2 (batch-size and learning-rate variants) not drawn: it needs the paper-protocol "
-                         "VAE-3 runs of the full profile.")
-        else:
-            notes.append(f"{name} not drawn: no run with the metrics it needs.")
-    panels = [(MODELS.get(g.model, ((), "", g.model))[2], run.path) for g, run in verification_panels(data.groups)]
-    states, state_notes = latent_states(panels)
+            notes.append("Fig. 2 (batch-size and learning-rate variants) is drawn only by the full profile "
+                         "(paper-protocol VAE-3 runs).")
+    panels = [(MODELS.get(g.model, ((), "", g.model))[2], g.runs[0].path) for g in verification_panels(data.groups)]
+    states, state_errors = latent_states(panels)
+    errors += state_errors
     figure = fig3_latents(states, out / "fig3_latents.png")
     if figure is not None:
-        figures.insert(2 if len(figures) > 2 else len(figures), figure)
-    notes += state_notes
-    return figures, notes
+        figures.append(figure)
+    stream = fig_stream(data.groups)
+    if stream is not None:
+        stream.file = str(Path(stream.file).resolve().relative_to(out.resolve())) \
+            if Path(stream.file).resolve().is_relative_to(out.resolve()) else stream.file
+        figures.append(stream)
+    graph = fig_dependency_graph(data.proofs, out / "fig_dependency_graph.png")
+    return figures, graph, notes, errors
 
 
 def build(args: argparse.Namespace, command: str) -> ReportContent:
@@ -107,12 +130,14 @@ def build(args: argparse.Namespace, command: str) -> ReportContent:
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     data = collect(args.profile, args.out, device=args.device, runs_dirs=args.runs, proofs_file=args.proofs,
-                   rerun=args.rerun, paper_runs=args.paper_runs, paper_epochs=args.paper_epochs)
+                   rerun=args.rerun, paper_runs=args.paper_runs, paper_epochs=args.paper_epochs, seeds=args.seeds,
+                   workers=args.jobs)
     data.provenance = provenance(command)
     t0 = time.perf_counter()
-    figures, notes = make_figures(data, args.out)
+    figures, graph, notes, errors = make_figures(data, args.out)
     data.timings["figures"] = time.perf_counter() - t0
-    content = ReportContent(data=data, rows=claim_rows(data), figures=figures, notes=notes)
+    content = ReportContent(data=data, rows=claim_rows(data), figures=figures, graph=graph, notes=notes,
+                            figure_errors=errors)
     data.timings["total up to rendering"] = time.perf_counter() - started
     (args.out / "report.md").write_text(render_markdown(content))
     render_pdf(content, args.out, args.out / "report.pdf")
@@ -127,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile not in PROFILES:
         print(f"error: unknown profile {args.profile!r}; valid profiles: {', '.join(PROFILES)}", file=sys.stderr)
         return 2
+    for name, top in (("seeds", 100), ("jobs", 64)):
+        if not 1 <= getattr(args, name) <= top:
+            print(f"error: --{name} {getattr(args, name)} out of range 1 to {top}", file=sys.stderr)
+            return 2
     for name in ("paper_runs", "paper_epochs"):
         value = getattr(args, name)
         flag = "--" + name.replace("_", "-")
@@ -144,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
                                                                               else sys.argv[1:]))
     try:
         content = build(args, command)
+    except KeyboardInterrupt:
+        print(f"interrupted; run the same command again to resume (finished runs in {args.out / 'runs'} are "
+              f"reused)", file=sys.stderr)
+        return 130
     except RunDirError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -152,8 +185,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.json:
         print(json.dumps({"passed": content.passed, "failures": content.failures(),
-                          "claims": [{"name": r.name, "symbolic": r.symbolic, "numeric": r.numeric,
-                                      "gap": r.gap_text} for r in content.rows]}, indent=1))
+                          "claims": [{"name": row.claim, **{key: {"text": cell.text, "status": cell.status}
+                                                            for key, cell in zip(ANSWER_KEYS, row.cells()[1:])}}
+                                     for row in content.answer]}, indent=1))
     print(f"{'VERIFIED' if content.passed else 'FAILED'}: wrote {args.out / 'report.md'} and "
           f"{args.out / 'report.pdf'}", file=sys.stderr)
     for line in content.failures():

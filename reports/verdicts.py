@@ -87,8 +87,9 @@ def verdict_failed(status: str) -> bool:
 
 
 def numeric_claims() -> set[str]:
-    """The claims that have a numeric test: those of the verification models and the gap identity."""
-    return {claim for claims, _, _ in MODELS.values() for claim in claims} | {"gap"}
+    """The claims that have a numeric test: those of the verification models, the gap identity and the
+    parametrisation criterion (`numerics.criterion`)."""
+    return {claim for claims, _, _ in MODELS.values() for claim in claims} | {"gap", "criterion"}
 
 
 def _number(value: object) -> float | None:
@@ -99,11 +100,18 @@ def _format_number(value: object) -> str:
     return f"{value:.3e}" if isinstance(value, (int, float)) else str(value)
 
 
+def has_evidence(summary: dict) -> bool:
+    """A summary that carries what its status rests on: a certificate (`numerics.verdict`), or the
+    measured cases of a criterion study (`numerics.criterion`)."""
+    return isinstance(summary.get("certificate"), dict) or (
+        summary.get("claim") == "criterion" and isinstance(summary.get("cases"), list) and bool(summary["cases"]))
+
+
 def run_status(run: RunRecord) -> str:
     """The run's status as counted: one of RUN_STATUSES (an unknown word is FAIL), or NOT COUNTED for
-    a passing run without a certificate."""
+    a passing run without the evidence its status rests on (`has_evidence`)."""
     status = run.status if run.status in RUN_STATUSES else "FAIL"
-    if status != "FAIL" and not isinstance(run.summary.get("certificate"), dict):
+    if status != "FAIL" and not has_evidence(run.summary):
         return NOT_COUNTED
     return status
 
@@ -199,11 +207,9 @@ def run_failures(data: ReportData) -> list[str]:
     """Runs that failed (a check failed, training diverged) or could not be run, of every group and
     protocol (sweep members too), each one line."""
     failures = []
-    if data.numerics_error:
-        failures.append(data.numerics_error)
     for group in data.groups:
         failures += [f"{group.key}: {error}" for error in group.errors]
-        if group.role == "verify" and not group.runs and not group.errors:
+        if group.role in ("verify", "criterion") and not group.runs and not group.errors:
             failures.append(f"{group.key}: no run")
         for run in group.runs:
             if run_status(run) == "FAIL":

@@ -11,7 +11,8 @@ import pytest
 from reports.build import main
 from tests.reports.conftest import CLAIMS, write_run
 
-FIGURES = ("fig1_training.png", "fig_gap_identity.png", "fig_control.png")
+FIGURES = ("fig_training.png", "fig_decomposition.png", "fig_control.png", "fig3_latents.png",
+           "fig_dependency_graph.png")
 
 
 def pdf_pages(path: Path) -> int:
@@ -25,33 +26,91 @@ def build(tmp_path: Path, runs: Path, proofs: Path, *extra: str) -> tuple[int, P
 
 
 def summary_row(markdown: str, claim: str) -> str:
-    rows = [line for line in markdown.splitlines() if line.startswith(f"| {claim} |")]
-    assert rows, f"no summary row for {claim}"
+    """The claim's row of the answer table (section 1)."""
+    rows = [line for line in markdown.split("## 2 ")[0].splitlines() if line.startswith(f"| {claim}: ")]
+    assert rows, f"no answer row for {claim}"
     return rows[0]
+
+
+def opening_of(markdown: str) -> str:
+    """The verdict line and opening paragraph above the answer table."""
+    return markdown.split("## 1 The answer", 1)[0]
 
 
 def test_report_has_every_claim_figures_and_pages(tmp_path, runs_root, proofs_file):
     code, out = build(tmp_path, runs_root, proofs_file)
     assert code == 0
     markdown = (out / "report.md").read_text()
+    assert opening_of(markdown).count("**VERIFIED.**") == 1
     for claim in CLAIMS:
         row = summary_row(markdown, claim)
-        assert "PROVED" in row and "FAILED" not in row
-    assert "**PASS**" in summary_row(markdown, "prop3") or "PASS" in summary_row(markdown, "prop3")
-    assert "n/a" in summary_row(markdown, "cor2")  # no numeric test for Corollary 2
+        assert "PROVED" in row and row.rstrip(" |").endswith("HOLDS") and "FAILED" not in row
+    assert "identity and 3 orbit slopes exact" in summary_row(markdown, "prop3")
+    assert "rel. gap" in summary_row(markdown, "prop3") and "predicted" in summary_row(markdown, "prop3")
+    assert summary_row(markdown, "cor2").split(" | ")[2:5] == ["-", "-", "-"]  # no numeric test for Corollary 2
+    assert "softplus-std link" in summary_row(markdown, "criterion")
+    assert "axioms: lucas" in summary_row(markdown, "corA1")
+    findings = markdown.split("**Findings beyond the paper.**", 1)[1].split("\n", 1)[0]
+    assert "F - S = +5.40e-04 nats" in findings  # the criterion study's measured number, not a hard-coded one
     for name in FIGURES:
         data = (out / name).read_bytes()
         assert data.startswith(b"\x89PNG") and len(data) > 10_000
         assert f"]({name})" in markdown  # relative image link
-    assert "```math" in markdown and "Printed:" in markdown and "Corrected:" in markdown
-    section = markdown.split("`prop3`:", 1)[1].split("###", 1)[0]
-    assert "**Statement.**" in section and r"\log\tau_h^2" in section
+    section = markdown.split("`prop3`:", 1)[1].split("\n### ", 1)[0]
+    assert "The chain:" in section and "It must reach" in section and "*by expand_log*, Eq. 21" in section
+    assert "`stationary-sigma2`" in section and "Derived from the chain's F: `Q = D*sigma^2`" in section
+    assert "   ```math\n   = \\frac{D}{2} r_\\sigma" in section
+    assert "Printed:" in markdown and "Corrected:" in markdown and "erratum of the paper" in markdown
+    assert "`first-layer-linear` (needed by" in markdown  # what the paper needs but does not state
+    assert "## Appendix A: every step" in markdown and "prop3/lemma" in markdown
+    assert "over 1 run" not in markdown and "the run's own curve" in markdown
     pdf = out / "report.pdf"
     assert pdf.read_bytes().startswith(b"%PDF")
     assert pdf_pages(pdf) >= 5
     results = json.loads((out / "results.json").read_text())
     assert [c["name"] for c in results["proofs"]["claims"]] == list(CLAIMS)
     assert results["provenance"]["versions"]["python"]
+
+
+def test_the_answer_table_is_generated_from_results_json(tmp_path, runs_root, proofs_file):
+    """Page 1's table is a function of results.json alone: rebuilt from it, it is the table the report shows."""
+    from reports.answer import answer_rows
+    from reports.collect import ReportData
+    from reports.markdown import _cell
+    from reports.verdicts import claim_rows
+
+    code, out = build(tmp_path, runs_root, proofs_file)
+    results = json.loads((out / "results.json").read_text())
+    data = ReportData.from_dict(results)
+    rebuilt = answer_rows(data, claim_rows(data))
+    markdown = (out / "report.md").read_text()
+    assert code == 0 and len(rebuilt) == len(CLAIMS)
+    for row in rebuilt:
+        shown = summary_row(markdown, row.claim)
+        assert all(_cell(text) in shown for text in row.texts())
+    results["groups"] = [g for g in results["groups"] if g["role"] != "criterion"]  # twin: other results, other table
+    other = answer_rows(ReportData.from_dict(results), claim_rows(ReportData.from_dict(results)))
+    assert next(r for r in other if r.claim == "criterion").certificate.text == "-"
+
+
+def test_a_figure_whose_data_are_missing_fails_the_build_with_one_line(tmp_path, runs_root, proofs_file, capsys):
+    (runs_root / "verify-vae3" / "metrics.jsonl").unlink()
+    code, out = build(tmp_path, runs_root, proofs_file)
+    err = capsys.readouterr().err
+    assert code == 1
+    line = next(line for line in err.splitlines() if "fig_training.png" in line)
+    assert "verify-vae3" in line and "metrics" in line
+    assert "NOT VERIFIED" in opening_of((out / "report.md").read_text())
+
+
+def test_five_seeds_are_drawn_as_a_median_and_band_and_fewer_as_curves(tmp_path, runs_root, proofs_file):
+    for seed in range(1, 5):
+        write_run(runs_root / f"verify-vae3-{seed}", "vae3", seed=seed)
+    code, out = build(tmp_path, runs_root, proofs_file)
+    markdown = (out / "report.md").read_text()
+    assert code == 0
+    assert "VAE-3 on PCA-ring data: median and interquartile range of 5 runs" in markdown
+    assert "VAE-2 on p-PCA data: the run's own curve" in markdown
 
 
 def test_failed_claim_and_failed_run_show_failed_and_exit_1(tmp_path, runs_root, proofs_file):
@@ -69,7 +128,8 @@ def test_failed_claim_and_failed_run_show_failed_and_exit_1(tmp_path, runs_root,
     assert code == 1
     markdown = (out / "report.md").read_text()
     assert "FAILED" in summary_row(markdown, "prop3")
-    assert summary_row(markdown, "prop2").count("FAILED") == 1  # proved, but its numeric check failed
+    assert "PROVED" in summary_row(markdown, "prop2") and summary_row(markdown, "prop2").rstrip(" |").endswith(
+        "FAILED ⚠")  # proved, but its numeric check failed
     assert "FAILED" not in summary_row(markdown, "prop1")
     assert "counterexample: D = 2, r_sigma = 0.3" in markdown
     assert "FAILED: prop3: symbolic verdict FAILED" in markdown
@@ -129,7 +189,7 @@ def test_paper_variants_are_grouped_by_batch_size_and_learning_rate(tmp_path, ru
 def text_only(monkeypatch):
     """Builds without figures and PDF (tested above): these tests read the verdict, report.md and stderr."""
     import reports.build as build_module
-    monkeypatch.setattr(build_module, "make_figures", lambda data, out: ([], []))
+    monkeypatch.setattr(build_module, "make_figures", lambda data, out: ([], None, [], []))
     monkeypatch.setattr(build_module, "render_pdf", lambda content, out, path: None)
 
 
@@ -208,20 +268,19 @@ def test_every_kind_of_failed_input_exits_1_with_a_report_that_says_why(tmp_path
     code, out = build(tmp_path, runs_root, proofs_file)
     assert code == 1
     markdown = (out / "report.md").read_text()
-    assert "- FAILED: " in markdown and says in markdown, markdown.split("## 1 Summary")[0]
+    assert "- FAILED: " in markdown and says in markdown, markdown.split("## 2 ")[0]
     assert says in capsys.readouterr().err
-    opening = markdown.split("**Summary.** ", 1)[1].split("\n", 1)[0]
-    assert "NOT VERIFIED" in opening and "Every claim is proved" not in opening
+    assert "NOT VERIFIED" in opening_of(markdown) and "**VERIFIED.**" not in opening_of(markdown)
     if claim is not None:
-        assert summary_row(markdown, claim).count("PASS") == 0
+        assert not summary_row(markdown, claim).rstrip(" |").endswith("HOLDS")
 
 
 def test_the_opening_sentence_counts_claims_and_runs(tmp_path, runs_root, proofs_file, text_only):
     code, out = build(tmp_path, runs_root, proofs_file)
-    opening = (out / "report.md").read_text().split("**Summary.** ", 1)[1].split("\n", 1)[0]
-    assert code == 0 and "(7 run(s): 7 PASS;" in opening
-    assert "9 of 9 claims are proved symbolically; 6 of 6 claims with a numeric test have a passing run" in opening
+    opening = opening_of((out / "report.md").read_text())
+    assert code == 0 and "(8 run(s): 8 PASS;" in opening
+    assert "9 of 9 claims hold: 9 are derived" in opening and "7 of the 7 claims that have a numeric test" in opening
     _only(runs_root, "vae3")   # twin: fewer runs, fewer claims with a passing run, and the sentence says so
     code, out = build(tmp_path, runs_root, proofs_file)
-    opening = (out / "report.md").read_text().split("**Summary.** ", 1)[1].split("\n", 1)[0]
-    assert code == 1 and "(4 run(s): 4 PASS;" in opening and "2 of 6 claims with a numeric test" in opening
+    opening = opening_of((out / "report.md").read_text())
+    assert code == 1 and "(5 run(s): 5 PASS;" in opening and "3 of the 7 claims that have a numeric test" in opening

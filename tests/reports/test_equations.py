@@ -29,7 +29,7 @@ def test_unparseable_equations_fall_back_without_raising(latex):
     assert render_equation(latex) is None
 
 
-def _typeset(latex: str) -> tuple[int, list[str]]:
+def _typeset(latex: str, fallback: str = "") -> tuple[int, list[str]]:
     """Images placed and mono paragraphs printed by ReportPDF.equation for ``latex``."""
     from reports.pdf import ReportPDF
 
@@ -38,18 +38,22 @@ def _typeset(latex: str) -> tuple[int, list[str]]:
     images, texts = [], []
     pdf.image = lambda *args, **kwargs: images.append(kwargs.get("w"))
     pdf.paragraph = lambda text, **kwargs: texts.append(text)
-    pdf.equation(latex)
+    pdf.equation(latex, fallback=fallback)
     return len(images), texts
 
 
-def test_pdf_breaks_a_long_sum_and_prints_one_huge_term_as_its_source():
+def test_pdf_breaks_a_long_sum_and_prints_one_huge_term_as_its_plain_text_never_its_source():
     terms = " + ".join(rf"\frac{{a_{{{i}}}}}{{b_{{{i}}} + c_{{{i}}}}}" for i in range(60))
     placed, texts = _typeset(terms)  # a long sum: several lines, each at a readable size
     assert placed > 5 and texts == []
     huge = rf"\left({terms}\right)^{{2}}"  # one term: no top-level + to break at
     assert render_equation(huge) is not None  # it can be typeset, but only at an unreadable scale
-    placed, texts = _typeset(huge)
-    assert placed == 0 and texts == [huge[:600] + f" ... ({len(huge)} characters in results.json)"]
+    plain = "(" + " + ".join(f"a{i}/(b{i} + c{i})" for i in range(60)) + ")**2"
+    placed, texts = _typeset(huge, fallback=plain)
+    assert placed == 0 and texts == [plain[:900] + f" ... ({len(plain)} characters in results.json)"]
+    assert "\\" not in texts[0]  # no LaTeX source
+    placed, texts = _typeset(huge)  # without a plain form: a note, still no LaTeX
+    assert placed == 0 and "\\" not in texts[0] and "results.json" in texts[0]
     placed, texts = _typeset(r"F = \frac{D}{2} r_\sigma")  # a short equation: one image
     assert placed == 1 and texts == []
 

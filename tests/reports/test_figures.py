@@ -35,3 +35,20 @@ def test_predicted_gap_halves_the_prior_residuals():
 
     assert predicted_gap({"residual_decoder": 1.0, "residual_prior": [0.4, -0.2]}) == 1.1
     assert predicted_gap({"residual_decoder": -0.5}) == -0.5
+
+
+def test_dependency_layers_put_each_claim_after_what_it_uses():
+    from reports.figures import dependency_layers
+
+    graph = {"prop1": [], "prop2": ["prop1"], "cor1": ["prop2"], "prop3": ["prop1", "prop2"], "gap": ["prop1"]}
+    assert dependency_layers(graph) == {"prop1": 0, "prop2": 1, "cor1": 2, "prop3": 2, "gap": 1}
+    assert dependency_layers({"a": ["b"], "b": ["a"]})  # a cycle (a proofs bug) is drawn, not recursed forever
+
+
+def test_dependency_graph_is_drawn_from_the_proofs_json(tmp_path):
+    from reports.figures import fig_dependency_graph
+    from tests.reports.conftest import proofs_result
+
+    figure = fig_dependency_graph(proofs_result(), tmp_path / "graph.png")
+    assert figure is not None and (tmp_path / "graph.png").read_bytes().startswith(b"\x89PNG")
+    assert fig_dependency_graph({"claims": []}, tmp_path / "none.png") is None

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from reports.collect import ReportData, group_runs, load_proofs_file
-from reports.content import run_group_rows
+from reports.content import run_rows
 from reports.rundirs import find_runs
 from reports.verdicts import claim_rows, overall_passed, run_failures
 from tests.reports.conftest import CLAIMS, write_run
@@ -59,5 +59,20 @@ def test_a_failed_paper_protocol_run_is_a_failure_of_the_report(runs_root, proof
     table, passed, data = verdicts(runs_root, proofs_file)
     assert not passed and table["prop3"] == ("PROVED", "FAILED")
     assert any("seed009 status FAIL" in line for line in run_failures(data))
-    paper = [row for row in run_group_rows(data.groups) if row[1] == "paper"]
-    assert paper[0][3] == "3/4 (1 FAIL)"  # ... and it is counted and shown
+    paper = [row for row in run_rows(data.groups) if "(paper, seed 9)" in row[0]]
+    assert paper and paper[0][1] == "FAILED"  # ... and it is shown
+
+
+def test_a_criterion_study_counts_for_its_claim(runs_root, proofs_file):
+    """The criterion claim has a numeric test (numerics.criterion): a failed study fails it, none is MISSING."""
+    table, passed, _ = verdicts(runs_root, proofs_file)
+    assert passed and table["criterion"] == ("PROVED", "PASS")
+    summary_path = runs_root / "criterion" / "summary.json"
+    summary = json.loads(summary_path.read_text())
+    summary["status"] = "FAIL"
+    summary_path.write_text(json.dumps(summary))
+    table, passed, _ = verdicts(runs_root, proofs_file)
+    assert not passed and table["criterion"][1] == "FAILED"
+    summary_path.unlink()
+    table, passed, _ = verdicts(runs_root, proofs_file)
+    assert not passed and table["criterion"][1] == "MISSING"
