@@ -49,7 +49,8 @@ class NumericEvidence:
     counts: whether the fact decides the claim's numeric verdict. A run's status decides the claims
     the run is for; a check decides the other claims it names (the gap identity, Cor. A1); the rest is
     shown, not counted, except that a failure counts wherever it is. A run without a certificate
-    (written before numerics had one) counts only when it failed."""
+    (written before numerics had one), and a PASS without a control run (`--no-control`, sweep
+    members), count only when they failed: a claim's PASS needs a run whose control was detected."""
 
     label: str
     status: str  # PASS / FAIL / NOT-COVERED / NOT-CONVERGED / NOT COUNTED
@@ -107,6 +108,12 @@ def has_evidence(summary: dict) -> bool:
         summary.get("claim") == "criterion" and isinstance(summary.get("cases"), list) and bool(summary["cases"]))
 
 
+def controlled(summary: dict) -> bool:
+    """A run whose PASS rests on a control run (the Fig. 1a control detected), or a criterion study, which
+    is its own control (a covered and an uncovered link side by side)."""
+    return isinstance(summary.get("control"), dict) or summary.get("claim") == "criterion"
+
+
 def run_status(run: RunRecord) -> str:
     """The run's status as counted: one of RUN_STATUSES (an unknown word is FAIL), or NOT COUNTED for
     a passing run without the evidence its status rests on (`has_evidence`)."""
@@ -132,12 +139,15 @@ def evidence_for(claim: str, data: ReportData) -> tuple[list[NumericEvidence], l
             own = claim in claims_of(summary.get("claim"))
             if own:
                 runs.append(run)
+                uncontrolled = status == "PASS" and not controlled(summary)
                 evidence.append(NumericEvidence(
                     label=f"{_run_label(run)}: run status", status=status,
                     value=_number(summary.get("rel_gap")), tolerance=_number((summary.get("convergence") or {})
                                                                              .get("paper_level")),
                     detail=str(summary.get("reason") or summary.get("error") or summary.get("message")
-                               or ("written without a certificate: not counted" if status == NOT_COUNTED else ""))))
+                               or ("written without a certificate: not counted" if status == NOT_COUNTED else ""))
+                    + ("; passed without a control run: shown, not counted" if uncontrolled else ""),
+                    counts=not uncontrolled))
                 control = summary.get("control")
                 if isinstance(control, dict) and "status" in control:
                     evidence.append(NumericEvidence(

@@ -76,3 +76,15 @@ def test_a_criterion_study_counts_for_its_claim(runs_root, proofs_file):
     summary_path.unlink()
     table, passed, _ = verdicts(runs_root, proofs_file)
     assert not passed and table["criterion"][1] == "MISSING"
+
+
+def test_a_pass_without_a_control_run_does_not_make_a_claim_pass(runs_root, proofs_file):
+    """PASS needs the control detected: a --no-control run (or a sweep member) is shown, not counted."""
+    path = runs_root / "verify-vae3" / "summary.json"
+    summary = json.loads(path.read_text())
+    summary.pop("control")
+    path.write_text(json.dumps(summary))
+    table, passed, data = verdicts(runs_root, proofs_file)
+    assert not passed and table["prop3"] == ("PROVED", "MISSING")
+    row = next(r for r in claim_rows(data) if r.name == "prop3")
+    assert any("without a control run" in e.detail and not e.counts for e in row.evidence)
