@@ -34,6 +34,57 @@ def test_a_phase_dtype_must_be_a_known_one():
         Phase("adam", steps=1, dtype="float16")
 
 
+def test_a_protocol_read_back_from_a_config_is_checked_field_by_field():
+    """A config.json is untrusted: a garbage protocol_spec is one line, never a TypeError later."""
+    good = get_protocol("fast", "vae3").to_dict()
+    assert Protocol.from_dict(good) == get_protocol("fast", "vae3")
+    phase = dict(good["phases"][0])
+    for bad, message in ((None, "must be a protocol"), ({"name": "fast"}, "must be a protocol"),
+                         (dict(good, phases=[]), "must be a protocol"),
+                         (dict(good, phases=[dict(phase, steps="9")]), "phase 0: 'steps' must be an integer"),
+                         (dict(good, phases=[dict(phase, lr=float("inf"))]), "phase 0: 'lr' must be a finite"),
+                         (dict(good, phases=[dict(phase, kind="sgd")]), "phase 0: unknown phase kind"),
+                         (dict(good, phases=[dict(phase, design="grid")]), "phase 0: unknown design"),
+                         (dict(good, phases=[dict(phase, batch_size=0)]), "phase 0: 'batch_size' must be"),
+                         (dict(good, phases=[dict(phase, extra=1)]), "phase 0: must be an object with kind"),
+                         (dict(good, phases=[dict(phase, samples=True)]), "phase 0: 'samples' must be")):
+        with pytest.raises(ValueError, match=message) as caught:
+            Protocol.from_dict(bad)
+        assert "\n" not in str(caught.value)
+
+
+def test_the_log_grid_logs_every_early_step_then_about_20_per_decade():
+    from numerics.protocols import LOG_PER_DECADE, log_grid
+
+    assert LOG_PER_DECADE == 20
+    assert all(log_grid(s, 20) for s in range(1, 10))            # bins of 1/20 decade are wider than a step
+    assert all(log_grid(10 ** k, 20) for k in range(1, 7))       # every power of ten starts a bin (exact arithmetic)
+    for k in range(2, 6):
+        assert sum(log_grid(s, 20) for s in range(10 ** k, 10 ** (k + 1))) == 20
+    assert not log_grid(0, 20) and not any(log_grid(s, 0) for s in range(1, 100))
+    assert sum(log_grid(s, 20) for s in range(1, 2001)) == 56   # a 2,000-epoch warm start: 56 rows, not 8
+
+
+def test_the_trainer_logs_adam_on_the_grid_and_every_lbfgs_step(tmp_path):
+    """Issue 17's figures need the curves' shape: Adam phases on the logarithmic grid plus every phase end,
+    every L-BFGS step; every row has step, phase, seconds (training time) and the residuals."""
+    from numerics.protocols import log_grid
+
+    model, x = _setup()
+    protocol = Protocol("fast", "float64", (
+        Phase("adam", steps=30, lr=1e-2, batch_size=64, log_every=0, log_per_decade=20, checkpoint_every=100),
+        Phase("adam", steps=15, lr=1e-3, batch_size=64, log_every=0, log_per_decade=20, checkpoint_every=100),
+        Phase("lbfgs", steps=3, design="gauss-hermite", design_size=3, inner_iters=2)))
+    run = RunDir(tmp_path / "r")
+    Trainer(model, x, protocol, run, seed=0, monitor=_monitor(x), progress=False).run()
+    rows = run.read_metrics()
+    expected = [0] + [s for s in range(1, 46) if log_grid(s, 20) or s in (30, 45)] + [46, 47, 48]
+    assert [r["step"] for r in rows] == expected
+    assert [r["phase"] for r in rows] == ["init"] + ["adam"] * (len(expected) - 4) + ["lbfgs"] * 3
+    seconds = [r["seconds"] for r in rows]
+    assert seconds == sorted(seconds) and all({"elbo", "gap", "loss"} <= set(r) for r in rows)
+
+
 def test_unknown_protocol_lists_valid_names():
     with pytest.raises(ValueError, match=", ".join(PROTOCOL_NAMES)):
         get_protocol("slow", "vae3")
