@@ -27,12 +27,14 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from numerics import limits  # noqa: E402
 from numerics.cli import OneLineParser  # noqa: E402
 from numerics import estimators  # noqa: E402
 from numerics.data import load_data  # noqa: E402
@@ -134,6 +136,24 @@ def polish(model, x: torch.Tensor, design: estimators.Design, seconds: float, hi
         elapsed += time.perf_counter() - t0
 
 
+BOUNDS = {**limits.BOUNDS, "--seconds": limits.Bound(0.0, 1e9, integer=False, low_open=True),
+          "--history": limits.Bound(1, 100_000)}
+"""The ranges of this script's options (numerics.limits' where the option is the kit's)."""
+
+
+def _check_memory(model: str, hidden: tuple[int, ...], n_train: int | None, designs: list[str], eval_samples: int,
+                  data_dim: int | None = None) -> None:
+    """numerics.limits.check_memory of the warm start, the polishing designs and the fresh evaluation."""
+    data = DEFAULT_DATA[model]
+    sizes = [limits.DesignSize(int(spec.partition(":")[2]), per_point=not spec.startswith("gh"),
+                               power=spec.startswith("gh"), option="--designs", chunked=True) for spec in designs]
+    workload = limits.workload_for_protocol(
+        get_protocol("fast", model, steps=0), model=model, data_dim=data_dim or (784 if data == "mnist" else 10), latent_dim=2,
+        hidden=hidden, n_train=n_train or (4000 if data == "mnist" else 10_000), n_test=0, eval_samples=eval_samples,
+        chunk_rows=8192, options={"hidden": "--hidden", "n_train": "--n-train"})
+    limits.check_memory(replace(workload, designs=workload.designs + tuple(sizes)))
+
+
 def _is_positive(text: str) -> bool:
     try:
         return float(text) > 0
@@ -144,25 +164,30 @@ def _is_positive(text: str) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="vae3", choices=("vae1", "vae2", "vae3"))
-    parser.add_argument("--seconds", type=float, default=90.0)
+    parser.add_argument("--seconds", type=limits.argparse_type("--seconds", BOUNDS), default=90.0)
     parser.add_argument("--designs", default="gh:3,gh:4,rqmc:8")
-    parser.add_argument("--history", type=int, default=200)
-    parser.add_argument("--hidden", default="50,50")
-    parser.add_argument("--n-train", type=int, default=None)
-    parser.add_argument("--eval-samples", type=int, default=128)
+    parser.add_argument("--history", type=limits.argparse_type("--history", BOUNDS), default=200)
+    parser.add_argument("--hidden", type=limits.argparse_type("--hidden"), default=(50, 50))
+    parser.add_argument("--n-train", type=limits.argparse_type("--n-train"), default=None)
+    parser.add_argument("--eval-samples", type=limits.argparse_type("--eval-samples"), default=128)
     parser.add_argument("--preconditioners", default="none", help="comma-separated: none, jacobi:P, scale:NAME:C")
     parser.add_argument("--start", default=None, help="polish from this finished run's last checkpoint instead")
     args = parser.parse_args(argv)
     for spec in args.designs.split(","):
         kind, _, size = spec.partition(":")
-        if kind not in ("gh", "rqmc", "mc") or not size.isdigit() or int(size) < 1:
-            parser.error(f"unknown design {spec!r}; valid: gh:N, rqmc:N, mc:N (N >= 1)")
+        if kind not in ("gh", "rqmc", "mc") or not size.isdigit() or not 1 <= int(size) <= limits.MAX_SAMPLES:
+            parser.error(f"unknown design {spec!r}; valid: gh:N, rqmc:N, mc:N (N from 1 to {limits.MAX_SAMPLES})")
     for spec in args.preconditioners.split(","):
         kind, _, arg = spec.partition(":")
         name, _, factor = arg.partition(":")
         if not (spec == "none" or kind == "jacobi" and arg.isdigit() and int(arg) >= 1
                 or kind == "scale" and name and _is_positive(factor)):
             parser.error(f"unknown preconditioner {spec!r}; valid: none, jacobi:P (P >= 1), scale:NAME:C (C > 0)")
+    if not args.start:
+        try:
+            _check_memory(args.model, args.hidden, args.n_train, args.designs.split(","), args.eval_samples)
+        except limits.BoundsError as err:
+            parser.error(str(err))
     torch.set_num_threads(1)
     if args.start:
         try:
@@ -172,11 +197,15 @@ def main(argv: list[str] | None = None) -> int:
         if run.model is None or run.model.kind == "linear":
             parser.error(f"--start: {args.start} has no checkpoint of a vae1/vae2/vae3 model")
         model, x = run.model.double(), run.data[0].double()
+        try:
+            _check_memory(model.kind, tuple(run.config["hidden"]), x.shape[0], args.designs.split(","),
+                          args.eval_samples, data_dim=x.shape[1])
+        except limits.BoundsError as err:
+            parser.error(str(err))
     else:
         data = load_data(DEFAULT_DATA[args.model], n_train=args.n_train, n_test=0)
         x = data.x_train
-        hidden = tuple(int(h) for h in args.hidden.split(",") if h)
-        model = build_model(args.model, x.shape[1], 2, hidden=hidden, generator=torch.Generator().manual_seed(0))
+        model = build_model(args.model, x.shape[1], 2, hidden=args.hidden, generator=torch.Generator().manual_seed(0))
     names = [k for k, _ in model.named_parameters()]
     for spec in args.preconditioners.split(","):
         if spec.startswith("scale:") and spec.split(":")[1] not in names:

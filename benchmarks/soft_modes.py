@@ -20,6 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from numerics import limits  # noqa: E402
 from numerics.cli import OneLineParser  # noqa: E402
 from numerics import estimators  # noqa: E402
 from numerics.rundir import load_run  # noqa: E402
@@ -27,11 +28,18 @@ from numerics.soft_modes import soft_modes  # noqa: E402
 from numerics.verify import chunk_for  # noqa: E402
 
 
+BOUNDS = {"--design-size": limits.BOUNDS["--samples"], "--power-iters": limits.Bound(1, 10_000)}
+
+
 def measure(run_dir: str, design_size: int, power_iters: int, seed: int) -> dict:
     run = load_run(run_dir)
     if run.model is None:
         raise ValueError(f"{run_dir} has no checkpoint yet")
     model, x = run.model.double(), run.data[0].double()
+    limits.check_memory(limits.Workload(
+        model=model.kind, data_dim=model.D, latent_dim=model.H, hidden=tuple(run.config["hidden"]), n_train=x.shape[0],
+        designs=(limits.DesignSize(design_size, per_point=True, option="--design-size", chunked=True),),
+        chunk_rows=chunk_for(design_size, estimators.row_width(model)) * design_size))
     design = None
     if model.kind != "linear":
         design = estimators.rqmc_design(design_size, x.shape[0], model.H, replicates=1,
@@ -46,21 +54,20 @@ def measure(run_dir: str, design_size: int, power_iters: int, seed: int) -> dict
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", help="run directories written by numerics.verify")
-    parser.add_argument("--design-size", type=int, default=8, help="rqmc points per data point (default 8)")
-    parser.add_argument("--power-iters", type=int, default=20, help="power iterations for lambda_max (default 20)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--design-size", type=limits.argparse_type("--design-size", BOUNDS), default=8,
+                        help="rqmc points per data point (default 8)")
+    parser.add_argument("--power-iters", type=limits.argparse_type("--power-iters", BOUNDS), default=20,
+                        help="power iterations for lambda_max (default 20)")
+    parser.add_argument("--seed", type=limits.argparse_type("--seed"), default=0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    if args.design_size < 1 or args.power_iters < 1:
-        parser.error("--design-size and --power-iters must be >= 1")
     torch.set_num_threads(1)
     results = []
     for run_dir in args.runs:
         try:
             results.append(measure(run_dir, args.design_size, args.power_iters, args.seed))
-        except (FileNotFoundError, KeyError, ValueError) as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
+        except (FileNotFoundError, ValueError) as err:  # numerics.cli.UsageError is a ValueError
+            parser.error(str(err))
     if args.json:
         print(json.dumps(results, indent=2))
         return 0

@@ -29,6 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from numerics import limits  # noqa: E402
 from numerics.cli import OneLineParser  # noqa: E402
 
 TARGET = 1e-3
@@ -199,25 +200,47 @@ def _fmt_s(x: float | None) -> str:
     return "-" if x is None else (f"{x:.3g} s" if x < 1000 else f"{x:.0f} s")
 
 
+_SECONDS = limits.Bound(0.0, 1e9, integer=False, low_open=True)
+BOUNDS = {**limits.BOUNDS, "--ks": limits.Bound(1, limits.MAX_RUNS), "--timing-epochs": limits.Bound(1, limits.MAX_STEPS),
+          "--paper-max-k": limits.Bound(0, limits.MAX_RUNS), "--fast-epochs": limits.Bound(1, limits.MAX_STEPS),
+          "--cap": _SECONDS, "--paper-cap": _SECONDS, "--headline-runs": limits.Bound(0, limits.MAX_RUNS),
+          "--headline-epochs": limits.Bound(1, limits.MAX_STEPS), "--headline-eval-samples": limits.Bound(2, limits.MAX_SAMPLES),
+          "--gpu-peak-tflops": limits.Bound(0.0, 1e6, integer=False, low_open=True)}
+"""The ranges of this script's options (numerics.limits' where the option is the kit's)."""
+
+
+def _bounded(option: str):
+    return limits.argparse_type(option, BOUNDS)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = OneLineParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--ks", type=int, nargs="+", default=[1, 10, 100], help="numbers of runs K (default 1 10 100)")
-    p.add_argument("--n-train", type=int, default=10_000, help="points per run (paper: 10000)")
-    p.add_argument("--timing-epochs", type=int, default=1, help="timed epochs per time/epoch cell (after a warm-up)")
-    p.add_argument("--paper-max-k", type=int, default=10,
+    p.add_argument("--ks", type=_bounded("--ks"), nargs="+", default=[1, 10, 100],
+                   help="numbers of runs K (default 1 10 100)")
+    p.add_argument("--n-train", type=_bounded("--n-train"), default=10_000, help="points per run (paper: 10000)")
+    p.add_argument("--timing-epochs", type=_bounded("--timing-epochs"), default=1,
+                   help="timed epochs per time/epoch cell (after a warm-up)")
+    p.add_argument("--paper-max-k", type=_bounded("--paper-max-k"), default=10,
                    help="largest K timed with the paper protocol (100 samples per point: memory grows as K x 100 x batch)")
-    p.add_argument("--fast-epochs", type=int, default=120, help="fast protocol epochs for time-to-target runs")
-    p.add_argument("--target", type=float, default=TARGET, help="rel_gap target (default 1e-3)")
-    p.add_argument("--cap", type=float, default=300.0, help="time cap (training seconds) of a time-to-target run")
-    p.add_argument("--paper-cap", type=float, default=120.0, help="time cap of the paper-protocol time-to-target run")
-    p.add_argument("--eval-samples", type=int, default=32, help="fresh samples per point of the logged evaluations")
-    p.add_argument("--headline-runs", type=int, default=100, help="runs of the headline sweep (0: skip)")
-    p.add_argument("--headline-epochs", type=int, default=60, help="fast-protocol epochs of the headline sweep")
-    p.add_argument("--headline-eval-samples", type=int, default=8,
+    p.add_argument("--fast-epochs", type=_bounded("--fast-epochs"), default=120,
+                   help="fast protocol epochs for time-to-target runs")
+    p.add_argument("--target", type=_bounded("--rel-tol"), default=TARGET, help="rel_gap target (default 1e-3)")
+    p.add_argument("--cap", type=_bounded("--cap"), default=300.0,
+                   help="time cap (training seconds) of a time-to-target run")
+    p.add_argument("--paper-cap", type=_bounded("--paper-cap"), default=120.0,
+                   help="time cap of the paper-protocol time-to-target run")
+    p.add_argument("--eval-samples", type=_bounded("--eval-samples"), default=32,
+                   help="fresh samples per point of the logged evaluations")
+    p.add_argument("--headline-runs", type=_bounded("--headline-runs"), default=100,
+                   help="runs of the headline sweep (0: skip)")
+    p.add_argument("--headline-epochs", type=_bounded("--headline-epochs"), default=60,
+                   help="fast-protocol epochs of the headline sweep")
+    p.add_argument("--headline-eval-samples", type=_bounded("--headline-eval-samples"), default=8,
                    help="fresh samples per point of the headline's evaluations (default 8; logged every epochs/5)")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads per process (default 1)")
-    p.add_argument("--dtype", default="float32", help="float32 (both protocols' default) or float64")
-    p.add_argument("--gpu-peak-tflops", type=float, default=67.0,
+    p.add_argument("--threads", type=_bounded("--threads"), default=1, help="torch CPU threads per process (default 1)")
+    p.add_argument("--dtype", default="float32", choices=("float32", "float64"),
+                   help="float32 (both protocols' default) or float64")
+    p.add_argument("--gpu-peak-tflops", type=_bounded("--gpu-peak-tflops"), default=67.0,
                    help="GPU peak FLOP/s in TFLOP/s for the fraction-of-peak column (default 67: H100 SXM FP32 "
                         "without tensor cores)")
     p.add_argument("--quick", action="store_true", help="small sizes: K 1 4, 2000 points, short runs")
@@ -226,6 +249,14 @@ def main(argv: list[str] | None = None) -> int:
     if a.quick:
         a.ks, a.n_train, a.fast_epochs, a.cap, a.paper_cap = [1, 4], 2000, 20, 60.0, 20.0
         a.headline_runs, a.headline_epochs, a.paper_max_k = 8, 20, 4
+    for option, members, samples in (("--ks", max(a.ks), 100), ("--headline-runs", a.headline_runs, 1)):
+        workload = limits.Workload(model="vae3", data_dim=10, latent_dim=2, hidden=(50, 50), n_train=a.n_train,
+                                   designs=(limits.DesignSize(samples, per_point=True),), chunk_rows=16_384,
+                                   members=max(1, members), options={"n_train": "--n-train", "members": option})
+        try:
+            limits.check_memory(workload)
+        except limits.BoundsError as err:
+            p.error(str(err))
     import torch
 
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
