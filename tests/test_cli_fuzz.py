@@ -139,10 +139,12 @@ class Sandbox:
         (self.root / "outside" / "keep.txt").write_text("unchanged")
 
     def run(self, main, argv: list[str], *, codes: set[int], writable: tuple[str, ...] = (),
-            out_options: tuple[str, ...] = ()) -> tuple[object, str]:
+            out_options: tuple[str, ...] = (), long_codes: set[int] = frozenset()) -> tuple[object, str]:
         """Call main(argv) in this sandbox; the exit code (or Reached) and stderr, after the checks of the
         module docstring. `writable`: folders below the working directory that may change; the value
-        of the last of `out_options` in argv (the run directory the user named) may change too."""
+        of the last of `out_options` in argv (the run directory the user named) may change too.
+        `long_codes`: exit codes whose documented output on stderr is longer than a line (a report's
+        list of failures); bad input (2) is always one line."""
         named = [argv[i + 1] for i in range(len(argv) - 1) if argv[i] in out_options]
         if named:
             target = Path(os.path.normpath(self.cwd / named[-1]))
@@ -164,7 +166,8 @@ class Sandbox:
             os.chdir(old)
         text = err.getvalue()
         lines = text.splitlines()
-        assert len(lines) <= 1 and "Traceback" not in text, (argv, text)
+        assert "Traceback" not in text, (argv, text)
+        assert len(lines) <= 1 or result not in (2, Reached) and result in long_codes, (argv, text)
         assert result is Reached or result in codes, (argv, result, text)
         after = _tree(self.root)
         prefixes = tuple(os.path.normpath(f"cwd/{w}") + "/" for w in writable)
@@ -255,11 +258,19 @@ RUN_FILES = ["config.json", "summary.json", "metrics.jsonl", "checkpoint.pt", "d
              "control/summary.json", "control/checkpoint.pt"]
 
 
-def _corrupt(data, source: Path, target: Path, files: list[str]) -> None:
+def _corrupt(data, source: Path, target: Path, files: list[str], *, text_only: bool = False) -> None:
+    """Copy the run `source` to `target` and replace one of `files` there by garbage (`text_only`: JSON
+    and text files get UTF-8 garbage only)."""
     shutil.copytree(source, target)
     name = data.draw(st.sampled_from([f for f in files if (source / f).exists()]), label="file")
     path = target / name
-    path.write_bytes(data.draw(garbage(path.read_bytes(), name), label="content"))
+    content = data.draw(garbage(path.read_bytes(), name), label="content")
+    if text_only and not name.endswith((".pt", ".npz")):
+        try:
+            content.decode("utf-8")
+        except UnicodeDecodeError:
+            content = content.decode("utf-8", errors="replace").encode()
+    path.write_bytes(content)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -455,6 +466,45 @@ def test_reports_build_options(argv, base, small_machine):
         (box.cwd / "runs").mkdir()
         (box.cwd / "proofs.json").write_text('{"claims": []}')
         box.run(reports.build.main, argv, codes={0, 1, 2}, writable=("report",), out_options=("--out",))
+    finally:
+        box.close()
+
+
+@fuzz(12)
+@given(data=st.data())
+def test_reports_build_over_garbage_run_files(data, base, templates, small_machine):
+    """`reports.build --runs DIR` reads run directories from anywhere: garbage in them is one line (exit 2)
+    or a report that fails (exit 1), and the runs are not changed. Figures are computed but not rendered
+    (savefig writes an empty file), the PDF is not made."""
+    import matplotlib.figure
+
+    import reports.build
+
+    small_machine.setattr(matplotlib.figure.Figure, "savefig", lambda self, path, *a, **k: open(path, "wb").close())
+    small_machine.setattr(reports.build, "render_pdf", lambda *a, **k: None)
+    box = Sandbox(base)
+    try:
+        _corrupt(data, templates / "finished", box.cwd / "runs" / "linear", RUN_FILES, text_only=True)  # see below
+        (box.cwd / "proofs.json").write_text('{"claims": []}')
+        box.run(reports.build.main, ["--runs", "runs", "--proofs", "proofs.json", "--out", "report"], codes={1, 2},
+                writable=("report",), long_codes={1})
+    finally:
+        box.close()
+
+
+@pytest.mark.xfail(strict=True, reason="found by test_reports_build_over_garbage_run_files: reports.rundirs.read_json "
+                   "(the reports owner's code) catches OSError and JSONDecodeError but not UnicodeDecodeError, so a config.json or "
+                   "summary.json that is not UTF-8 is a traceback; it needs `except (OSError, ValueError)`")
+def test_reports_build_reads_a_config_that_is_not_utf8_in_one_line(base, templates, small_machine):
+    import reports.build
+
+    box = Sandbox(base)
+    try:
+        shutil.copytree(templates / "finished", box.cwd / "runs" / "linear")
+        (box.cwd / "runs" / "linear" / "config.json").write_bytes(b"\x80")
+        (box.cwd / "proofs.json").write_text('{"claims": []}')
+        box.run(reports.build.main, ["--runs", "runs", "--proofs", "proofs.json", "--out", "report"], codes={2},
+                writable=("report",))
     finally:
         box.close()
 
