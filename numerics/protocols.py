@@ -54,7 +54,9 @@ PHASE_KINDS = ("adam", "lbfgs", "newton")
 DESIGNS = ("analytic", "gauss-hermite", "sobol", "mc", "rqmc")
 LOG_PER_DECADE = 20
 """Logged rows per decade of training steps in Adam phases (`log_grid`): enough for the shape of a curve
-on a logarithmic step axis (issue 17's figures), at a cost chosen by measurement (docs/measurements.md)."""
+on a logarithmic step axis (issue 17's figures). Each row is one evaluation on the logging design (in a
+default run: VAE-3 0.17 s, VAE-2 0.10 s, VAE-1 0.07 s), so 20 per decade add about 50 rows and 16 s to
+the four default verifications, under 3 % of their time."""
 MAX_ITERS = 10 ** 6
 """Upper end of L-BFGS's history and inner iterations (far above any protocol's; a bound, not a choice)."""
 

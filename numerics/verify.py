@@ -279,7 +279,8 @@ def check_workload(config: dict, *, data_dim: int | None = None, n_train: int | 
     hidden = tuple(config["hidden"])
     width = min(D, hidden[-1] if hidden else config["latent_dim"])  # the narrowest row: the most rows per chunk
     K = max(1, config["eval_samples"])
-    names = {k: _option(k) if where is None else f"{k} in {where}" for k in ("latent_dim", "hidden", "n_train", "n_test")}
+    names = {k: _option(k) if where is None else f"{k} in {where}"
+             for k in ("latent_dim", "hidden", "n_train", "n_test")}
     workload = limits.workload_for_protocol(
         Protocol.from_dict(config["protocol_spec"]), model=config["model"], data_dim=D,
         latent_dim=config["latent_dim"], hidden=hidden, n_train=n_train, n_test=n_test, eval_samples=K,

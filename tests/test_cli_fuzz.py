@@ -25,7 +25,6 @@ import io
 import json
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
