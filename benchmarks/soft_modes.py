@@ -21,7 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from numerics import limits  # noqa: E402
-from numerics.cli import OneLineParser  # noqa: E402
+from numerics.cli import OneLineParser, one_line  # noqa: E402
 from numerics import estimators  # noqa: E402
 from numerics.rundir import load_run  # noqa: E402
 from numerics.soft_modes import soft_modes  # noqa: E402
@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             results.append(measure(run_dir, args.design_size, args.power_iters, args.seed))
         except (FileNotFoundError, ValueError) as err:  # numerics.cli.UsageError is a ValueError
-            parser.error(str(err))
+            print(f"{parser.prog}: error: {one_line(err)}", file=sys.stderr)
+            return 2
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
