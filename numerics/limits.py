@@ -130,6 +130,7 @@ BOUNDS: dict[str, Bound] = {
     "--runs": Bound(1, MAX_RUNS),
     "--seed": Bound(0, MAX_SEED),
     "--seed0": Bound(0, MAX_SEED),
+    "--points-per-segment": Bound(1, MAX_POINTS),
     "--threads": Bound(1, _cpu_count),
     "--control-factor": Bound(*CONTROL_FACTOR_RANGE, integer=False, excluded=1.0),
     "--lr": Bound(0.0, math.inf, integer=False, low_open=True),
@@ -405,31 +406,62 @@ def _knobs(w: Workload) -> list[_Knob]:
     return knobs
 
 
-def _largest_fitting(w: Workload, knob: _Knob, budget: int) -> int | None:
-    """The largest value of `knob` in [low, value] for which `w` fits `budget` (None if not even low)."""
-    fits = lambda v: estimate_memory(knob.apply(w, v)).total <= budget  # noqa: E731
-    if not fits(knob.low):
+def largest_fitting(fits: Callable[[int], bool], low: int, high: int) -> int | None:
+    """The largest v in [low, high] with fits(v), for `fits` true up to some value and false above it
+    (None if not even fits(low)); bisection."""
+    if not fits(low):
         return None
-    low, high = knob.low, knob.value
     while low < high:
         mid = (low + high + 1) // 2
         low, high = (mid, high) if fits(mid) else (low, mid - 1)
     return low
 
 
+def _largest_fitting(w: Workload, knob: _Knob, budget: int) -> int | None:
+    """The largest value of `knob` in [low, value] for which `w` fits `budget` (None if not even low)."""
+    return largest_fitting(lambda v: estimate_memory(knob.apply(w, v)).total <= budget, knob.low, knob.value)
+
+
+def _budget_and_where(budget: int | None, device: str) -> tuple[int, str]:
+    """`budget`, or `memory_budget(device)` and the words that say where it comes from."""
+    if budget is not None:
+        return budget, ""
+    budget = memory_budget(device)
+    return budget, f" ({MEMORY_FRACTION:.0%} of this machine's {_gib(int(budget / MEMORY_FRACTION))})"
+
+
+def _needs_text(estimate: MemoryEstimate, budget: int, where: str) -> str:
+    """"needs about X of memory (its two largest parts), more than the B allowed (where)"."""
+    top = sorted(((v, k) for k, v in estimate.parts.items() if v), reverse=True)[:2]
+    return (f"needs about {_gib(estimate.total)} of memory (" + ", ".join(f"{k} {_gib(v)}" for v, k in top)
+            + f"), more than the {_gib(budget)} allowed{where}")
+
+
+def check_option_memory(estimate: Callable[[Mapping[str, int]], MemoryEstimate], values: Mapping[str, int],
+                        lows: Mapping[str, int], *, budget: int | None = None) -> MemoryEstimate:
+    """`estimate(values)` for a CLI whose memory is not a `Workload` (numerics.stream): returned if it fits
+    `budget` (default `memory_budget()`), else BoundsError naming the option in `lows` whose reduction
+    frees the most memory and the largest value of it that fits, the other options as given."""
+    total = estimate(values)
+    budget, where = _budget_and_where(budget, "cpu")
+    if total.total <= budget:
+        return total
+    at = lambda option, v: estimate({**values, option: v}).total  # noqa: E731
+    fitting = {o: largest_fitting(lambda v, o=o: at(o, v) <= budget, low, values[o]) for o, low in lows.items()}
+    option = max(lows, key=lambda o: (fitting[o] is not None, total.total - at(o, lows[o])))
+    allowed = (f"allowed: {option} {lows[option]} to {fitting[option]} with the other options as given"
+               if fitting[option] is not None else f"no value of {option} alone fits; reduce " + ", ".join(lows))
+    raise BoundsError(option, f"{option} {values[option]} {_needs_text(total, budget, where)}; {allowed}")
+
+
 def check_memory(w: Workload, *, budget: int | None = None, device: str = "cpu") -> MemoryEstimate:
     """`estimate_memory(w)` if it fits `budget` (default `memory_budget(device)`); else BoundsError naming
     the option whose reduction frees the most memory and the largest value of it that fits."""
     estimate = estimate_memory(w)
-    where = ""
-    if budget is None:
-        budget = memory_budget(device)
-        where = f" ({MEMORY_FRACTION:.0%} of this machine's {_gib(int(budget / MEMORY_FRACTION))})"
+    budget, where = _budget_and_where(budget, device)
     if estimate.total <= budget:
         return estimate
-    top = sorted(((v, k) for k, v in estimate.parts.items() if v), reverse=True)[:2]
-    needs = (f"needs about {_gib(estimate.total)} of memory ("
-             + ", ".join(f"{k} {_gib(v)}" for v, k in top) + f"), more than the {_gib(budget)} allowed{where}")
+    needs = _needs_text(estimate, budget, where)
     knobs = _knobs(w)
     if not knobs:
         raise BoundsError("", f"the run {needs}")

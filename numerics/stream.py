@@ -20,7 +20,8 @@ models are near their stationary points.
 
 CLI: ``python -m numerics.stream --out DIR`` writes DIR/stream.json (summary), DIR/stream.npz
 (per-batch bounds and BICs) and DIR/stream.png (the BIC curves, as the authors' figure), and nothing
-outside DIR. Exit status: 0 done, 2 usage error (one line on stderr), 3 training diverged.
+outside DIR. Exit status: 0 done, 2 usage error (one line on stderr: a value outside its range, or sizes
+that would not fit this machine's memory, `check_memory`), 3 training diverged.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ import argparse
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,7 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from numerics import estimators
+from numerics import estimators, limits
 from numerics.cli import EXIT_DIVERGED, OneLineParser, UsageError, run_main
 from numerics.entropies import entropy_sum_linear
 from numerics.models import LinearVAE
@@ -71,6 +72,37 @@ class StreamSpec:
             raise ValueError(f"latent dimensions must lie in 1..{self.data_dim}")
         if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
             raise ValueError("--lr must be a positive number")
+
+
+MEMORY_OPTIONS = {"--points-per-segment": "points_per_segment", "--samples": "samples"}
+"""The options whose size sets the experiment's memory, and the StreamSpec fields they set."""
+
+
+def memory_estimate(spec: StreamSpec) -> limits.MemoryEstimate:
+    """Bytes the experiment holds at its peak, by part (numerics.limits' conventions: 8 bytes a number,
+    float64 throughout, an upper-side order of magnitude): the runtime; the chained data (drawn in
+    float64 with the noise and the concatenation beside them, then a float32 copy, and the labels);
+    the per-batch records (sampled ELBO, entropy sum and their two BICs, [M, batches] each, plus the
+    selections); one batch's reparametrised samples and the decoder activations kept for backward."""
+    points = len(spec.true_dims) * spec.points_per_segment
+    batches = points // max(spec.batch_size, 1)
+    H = max(spec.model_dims)
+    return limits.MemoryEstimate({
+        "runtime": limits.RUNTIME_BYTES,
+        "data": limits.BYTES * points * (spec.data_dim * limits.DATA_COPIES + 1),
+        "records": limits.BYTES * batches * (4 * len(spec.model_dims) + 2),
+        "samples": limits.BYTES * spec.samples * spec.batch_size * (H + spec.data_dim) * limits.AUTOGRAD_FACTOR,
+    })
+
+
+def check_memory(spec: StreamSpec, budget: int | None = None) -> limits.MemoryEstimate:
+    """`memory_estimate(spec)` if it fits this machine (numerics.limits.check_option_memory), else a
+    BoundsError naming --points-per-segment or --samples and the largest value that fits."""
+    values = {option: getattr(spec, name) for option, name in MEMORY_OPTIONS.items()}
+    lows = {"--points-per-segment": spec.batch_size, "--samples": 1}
+    return limits.check_option_memory(
+        lambda v: memory_estimate(replace(spec, **{MEMORY_OPTIONS[o]: n for o, n in v.items()})),
+        values, lows, budget=budget)
 
 
 def stream_data(spec: StreamSpec) -> tuple[Tensor, Tensor]:
@@ -262,13 +294,14 @@ def main(argv: list[str] | None = None) -> int:
                              "Exit status: 0 done, 2 usage error, 3 training diverged.")
     defaults = StreamSpec()
     p.add_argument("--out", type=Path, required=True, help="folder for stream.json, stream.npz, stream.png")
-    p.add_argument("--points-per-segment", type=int, default=defaults.points_per_segment)
+    p.add_argument("--points-per-segment", type=limits.argparse_type("--points-per-segment"),
+                   default=defaults.points_per_segment)
     p.add_argument("--true-dims", type=_dims, default=defaults.true_dims, help="true H per segment (6,2,4)")
     p.add_argument("--model-dims", type=_dims, default=defaults.model_dims, help="H of the models (2,4,6)")
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--lr", type=float, default=defaults.learning_rate)
-    p.add_argument("--samples", type=int, default=defaults.samples)
-    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--batch-size", type=limits.argparse_type("--batch-size"), default=defaults.batch_size)
+    p.add_argument("--lr", type=limits.argparse_type("--lr"), default=defaults.learning_rate)
+    p.add_argument("--samples", type=limits.argparse_type("--samples"), default=defaults.samples)
+    p.add_argument("--seed", type=limits.argparse_type("--seed"), default=defaults.seed)
     p.add_argument("--json", action="store_true", help="print stream.json instead of the text summary")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
@@ -281,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
             spec.validate()
         except ValueError as err:
             raise UsageError(str(err)) from None
+        check_memory(spec)
         if args.out.exists() and not args.out.is_dir():
             raise UsageError(f"--out {args.out} exists and is not a folder")
         torch.set_num_threads(1)

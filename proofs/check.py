@@ -25,7 +25,7 @@ class _OneLineParser(argparse.ArgumentParser):
     """Errors are one line on stderr (no usage block) and exit 2, like the other CLIs of the kit."""
 
     def error(self, message: str) -> None:
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        sys.stderr.write(f"{self.prog}: error: {' '.join(message.split())}\n")
         raise SystemExit(2)
 
 
@@ -52,7 +52,7 @@ def _resolve(names: list[str]) -> tuple[list[str] | None, str]:
     if "all" in names:
         return list(CLAIM_NAMES), ""
     bad = [n for n in names if n not in CLAIM_NAMES]
-    return (None, f"unknown claim name(s) {', '.join(bad)}") if bad else (names, "")
+    return (None, f"unknown claim name(s) {', '.join(map(repr, bad))}") if bad else (names, "")
 
 
 def _chain_lines(result: ClaimResult, indent: str) -> list[str]:
@@ -105,14 +105,15 @@ def _print_claim(result: ClaimResult, verbose: bool, indent: str = "") -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.list:
         for name in CLAIM_NAMES:
             print(f"{name:<10} {load_claim(name).title}")
         return 0
     names, reason = _resolve(args.names)
     if names is None:
-        print(f"error: {reason}; valid names: all, {', '.join(CLAIM_NAMES)}", file=sys.stderr)
+        sys.stderr.write(f"{parser.prog}: error: {reason}; valid names: all, {', '.join(CLAIM_NAMES)}\n")
         return 2
     t0 = time.perf_counter()
     results = check_claims(names)

@@ -45,7 +45,7 @@ def read_json(path: Path) -> dict:
     """Read a JSON object from ``path``; raise :class:`RunDirError` with one clear line if unreadable."""
     try:
         value = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
+    except (OSError, ValueError) as error:  # ValueError: JSONDecodeError and UnicodeDecodeError
         raise RunDirError(f"cannot read {path}: {error}") from None
     if not isinstance(value, dict):
         raise RunDirError(f"{path} does not hold a JSON object")

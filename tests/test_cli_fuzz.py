@@ -425,9 +425,6 @@ def test_stream_options(argv, base, small_machine):
         box.close()
 
 
-@pytest.mark.xfail(strict=True, reason="found by test_stream_options: numerics.stream (another owner's) lets "
-                   "--points-per-segment 1000000000 (3e10 numbers, 240 GB) through to run_stream; it needs a bound "
-                   "and a memory check (numerics.limits) before the data are drawn")
 def test_stream_refuses_sizes_beyond_the_machine(base, small_machine):
     from numerics import stream
 
@@ -491,9 +488,6 @@ def test_reports_build_over_garbage_run_files(data, base, templates, small_machi
         box.close()
 
 
-@pytest.mark.xfail(strict=True, reason="found by test_reports_build_over_garbage_run_files: reports.rundirs.read_json "
-                   "(the reports owner's code) catches OSError and JSONDecodeError but not UnicodeDecodeError, so a config.json or "
-                   "summary.json that is not UTF-8 is a traceback; it needs `except (OSError, ValueError)`")
 def test_reports_build_reads_a_config_that_is_not_utf8_in_one_line(base, templates, small_machine):
     import reports.build
 
@@ -511,7 +505,7 @@ def test_reports_build_reads_a_config_that_is_not_utf8_in_one_line(base, templat
 @fuzz(40)
 @given(argv=st.lists(st.one_of(st.sampled_from(["all", "cor1", "prop1", "prop2", "prop3", "corA1", "--json", "--list",
                                                 "-v", "--bogus", "nope"]),
-                               GARBAGE_TEXT.filter(lambda t: "\n" not in t)), max_size=4))  # newline: the xfail below
+                               GARBAGE_TEXT), max_size=4))
 def test_proofs_check_options(argv, base, small_machine):
     import proofs.check
 
@@ -523,9 +517,6 @@ def test_proofs_check_options(argv, base, small_machine):
         box.close()
 
 
-@pytest.mark.xfail(strict=True, reason="found by test_proofs_check_options: proofs.check (another owner's) prints an "
-                   "unknown claim name as given, so a name with a newline is a two-line error; its error lines need "
-                   "numerics.cli.one_line (or OneLineParser.error)")
 def test_proofs_check_unknown_name_with_a_newline_is_one_line(base, small_machine):
     import proofs.check
 

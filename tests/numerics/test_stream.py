@@ -113,3 +113,21 @@ def test_cli_writes_nothing_outside_out_and_refuses_a_file_as_out(tmp_path, caps
     assert _exit_code(["--out", "afile", "--points-per-segment", "100", "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is not a folder" in err[0]
+
+
+def test_sizes_beyond_the_machine_name_the_option_and_the_largest_value_that_fits():
+    """Found by tests/test_cli_fuzz.py: --points-per-segment 1e9 (3e10 numbers, 240 GB) reached the data
+    generation. The check names the option that frees the most and the largest value that fits."""
+    budget = 2 << 30
+    huge = StreamSpec(points_per_segment=10 ** 9)
+    with pytest.raises(stream.limits.BoundsError) as caught:
+        stream.check_memory(huge, budget=budget)
+    message = str(caught.value)
+    assert message.startswith("--points-per-segment 1000000000 needs about ") and "\n" not in message
+    largest = int(message.split("allowed: --points-per-segment 10 to ")[1].split()[0])
+    stream.check_memory(StreamSpec(points_per_segment=largest), budget=budget)
+    with pytest.raises(stream.limits.BoundsError):
+        stream.check_memory(StreamSpec(points_per_segment=largest + 1), budget=budget)
+    with pytest.raises(stream.limits.BoundsError, match="^--samples 1000000000 needs about .*allowed: --samples 1 to"):
+        stream.check_memory(StreamSpec(samples=10 ** 9), budget=budget)
+    assert stream.memory_estimate(StreamSpec()).total < 1 << 30  # the authors' experiment: well under 1 GB
