@@ -146,7 +146,7 @@ def _check_memory(model: str, hidden: tuple[int, ...], n_train: int | None, desi
     """numerics.limits.check_memory of the warm start, the polishing designs and the fresh evaluation."""
     data = DEFAULT_DATA[model]
     sizes = [limits.DesignSize(int(spec.partition(":")[2]), per_point=not spec.startswith("gh"),
-                               power=spec.startswith("gh"), option="--designs", chunked=True) for spec in designs]
+                               power=spec.startswith("gh"), option="--designs") for spec in designs]
     workload = limits.workload_for_protocol(
         get_protocol("fast", model, steps=0), model=model, data_dim=data_dim or (784 if data == "mnist" else 10), latent_dim=2,
         hidden=hidden, n_train=n_train or (4000 if data == "mnist" else 10_000), n_test=0, eval_samples=eval_samples,

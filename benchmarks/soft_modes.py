@@ -38,7 +38,7 @@ def measure(run_dir: str, design_size: int, power_iters: int, seed: int) -> dict
     model, x = run.model.double(), run.data[0].double()
     limits.check_memory(limits.Workload(
         model=model.kind, data_dim=model.D, latent_dim=model.H, hidden=tuple(run.config["hidden"]), n_train=x.shape[0],
-        designs=(limits.DesignSize(design_size, per_point=True, option="--design-size", chunked=True),),
+        designs=(limits.DesignSize(design_size, per_point=True, option="--design-size"),),
         chunk_rows=chunk_for(design_size, estimators.row_width(model)) * design_size))
     design = None
     if model.kind != "linear":

@@ -17,13 +17,9 @@ its value and the allowed range:
   the other options as given: `--latent-dim 1e8` is one line instead of an OOM kill at 24 GB.
 
 The estimate is an upper-side order of magnitude (float64 everywhere, every design alive at once), meant
-to turn impossible runs into one line, not to pack a machine to the last byte. Besides the live tensors it
-counts what glibc's heap keeps during a chunked evaluation (`DesignSize.chunked`, part "heap"): the
-evaluation keeps one small tensor per chunk, which lands in the hole a freed activation left, so the next
-chunk's activation no longer fits there and the heap grows by one activation per chunk (measured: the
-default VAE-3's fresh evaluation from 0.35 to 2.2 GB, 1.8 GB of it free). Until the evaluation
-accumulates into preallocated buffers, that growth is bounded by the whole evaluation's widest activation
-unchunked: points per data point x data points x widest layer (docs/reliability.md, "Memory").
+to turn impossible runs into one line, not to pack a machine to the last byte. A chunked evaluation holds
+one chunk's activations at a time: it gathers its per-point results into buffers allocated once
+(`numerics.estimators._Rows`), so glibc's heap does not grow chunk by chunk (docs/reliability.md, "Memory").
 """
 from __future__ import annotations
 
@@ -263,15 +259,12 @@ def parameter_count(model: str, data_dim: int, latent_dim: int, hidden: Sequence
 class DesignSize:
     """A fixed design held in memory: `size` points per data point (`per_point`) or shared by all,
     or, with `power`, `size` nodes per latent dimension (tensor-product Gauss-Hermite: size**H points).
-    `option` is the option that sets `size` (None: set by the protocol). `chunked`: the design is
-    evaluated chunk by chunk (a verdict's or monitor's evaluation), so glibc's heap may keep up to its
-    whole widest activation (the module docstring; part "heap")."""
+    `option` is the option that sets `size` (None: set by the protocol)."""
 
     size: int
     per_point: bool
     option: str | None = None
     power: bool = False
-    chunked: bool = False
 
     def points(self, latent_dim: int) -> int:
         return self.size ** latent_dim if self.power else self.size
@@ -312,21 +305,10 @@ def _decoder_networks(model: str) -> int:
     return 2 if model == "vae3" else 1
 
 
-def widest_layer(model: str, data_dim: int, latent_dim: int, hidden: Sequence[int]) -> int:
-    """Numbers per base point in the widest activation of an evaluation: the widest hidden layer, or
-    VAE-3's per-dimension log-variance (D) where wider; a scalar-variance decoder's D-dimensional output is
-    not formed (numerics.estimators' Gram expansion)."""
-    widths = [max(hidden, default=latent_dim)]
-    return max(widths + ([data_dim] if model == "vae3" else []))
-
-
 def estimate_memory(w: Workload) -> MemoryEstimate:
     """Bytes `w` holds at its peak, by part (see the module docstring); exact integers, no allocation."""
     P = parameter_count(w.model, w.data_dim, w.latent_dim, w.hidden)
     H, D = w.latent_dim, w.data_dim
-    widest = widest_layer(w.model, D, H, w.hidden)
-    heap = max([BYTES * d.points(H) * w.n_train * widest
-                for d in w.designs if d.chunked] + [0])
     design_bytes = sum(BYTES * d.points(H) * (w.n_train if d.per_point else 1) * (H + 1) for d in w.designs)
     largest = max([d.points(H) for d in w.designs] + [1])
     rows = w.n_train * largest if w.chunk_rows is None else max(largest, min(w.chunk_rows, w.n_train * largest))
@@ -338,7 +320,6 @@ def estimate_memory(w: Workload) -> MemoryEstimate:
         "data": BYTES * (w.n_train + w.n_test) * D * DATA_COPIES * w.members,
         "designs": design_bytes * w.members,
         "activations": BYTES * rows * per_row * AUTOGRAD_FACTOR * w.members,
-        "heap": heap * w.members,
     })
 
 
@@ -361,7 +342,7 @@ def workload_for_protocol(protocol, *, model: str, data_dim: int, latent_dim: in
             slots = max(slots, 2 * phase.history + 3)
         hessian = hessian or phase.kind == "newton"
     if eval_samples and model != "linear":
-        designs.append(DesignSize(eval_samples, per_point=True, option=eval_option, chunked=True))
+        designs.append(DesignSize(eval_samples, per_point=True, option=eval_option))
     return Workload(model=model, data_dim=data_dim, latent_dim=latent_dim, hidden=tuple(hidden), n_train=n_train,
                     n_test=n_test, designs=tuple(designs), chunk_rows=chunk_rows, members=members,
                     optimizer_slots=slots, hessian=hessian, options=dict(options or {}))

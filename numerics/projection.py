@@ -144,8 +144,8 @@ def _design_size(model: GaussianVAE, nodes: int | None, samples: int | None) -> 
     if model.kind == "linear":
         return None
     if samples or (nodes is None and model.H > 3):
-        return limits.DesignSize(samples or 64, per_point=True, option="--samples", chunked=True)
-    return limits.DesignSize(nodes or DEFAULT_NODES, per_point=False, power=True, option="--nodes", chunked=True)
+        return limits.DesignSize(samples or 64, per_point=True, option="--samples")
+    return limits.DesignSize(nodes or DEFAULT_NODES, per_point=False, power=True, option="--nodes")
 
 
 def _check_design_memory(run, model: GaussianVAE, x: Tensor, size: limits.DesignSize | None, device: str) -> int:
