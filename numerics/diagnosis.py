@@ -23,7 +23,8 @@ optional prior_var; the kit's own models too) and data x [N, D], and returns a `
 
 CLI: ``python -m numerics.diagnose RUN_DIR [--samples K] [--seed S] [--test] [--json]`` diagnoses
 the model of a run directory written by `python -m numerics.verify` (read only). Exit status: 0 the
-diagnosis was printed, 2 usage error (bad option or run directory, no checkpoint).
+diagnosis was printed, 2 usage error (bad option or run directory, no checkpoint, a design that would
+not fit this machine's memory).
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import Tensor, nn
 
-from numerics import estimators
+from numerics import estimators, limits
 from numerics.adapters import ModelShape, inspect_model
 from numerics.cli import OneLineParser, UsageError, run_main
 from numerics.coverage import Coverage, coverage
@@ -247,6 +248,21 @@ def diagnose(model: nn.Module, x: Tensor, *, samples: int | None = None, replica
                      coverage=cov)
 
 
+def _check_design_memory(run, n_points: int, samples: int | None) -> None:
+    """BoundsError naming --samples (and its largest value that fits) unless the diagnosis's design,
+    `samples` points per data point, and one chunk of its evaluation fit this machine
+    (numerics.limits.check_memory)."""
+    model = run.model
+    if model.kind == "linear" and samples is None:
+        return
+    K = samples or DEFAULT_SAMPLES
+    chunk = estimators.chunk_for(K, estimators.row_width(model))
+    limits.check_memory(limits.Workload(
+        model=model.kind, data_dim=model.D, latent_dim=model.H, hidden=tuple(run.config["hidden"]),
+        n_train=n_points, designs=(limits.DesignSize(K, per_point=True, option="--samples"),),
+        chunk_rows=chunk * K))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m numerics.diagnose",
                            description="Three-entropy diagnosis of the model of a run directory (read only): "
@@ -254,9 +270,10 @@ def main(argv: list[str] | None = None) -> int:
                                        "them (advice), per-latent collapse, coverage by the theorem.",
                            epilog="Exit status: 0 diagnosis printed, 2 usage error (bad option or run directory).")
     parser.add_argument("run_dir", help="a run directory written by `python -m numerics.verify`")
-    parser.add_argument("--samples", type=int, default=None,
+    parser.add_argument("--samples", type=limits.argparse_type("--samples"), default=None,
                         help=f"rqmc points per data point (default {DEFAULT_SAMPLES}; the linear VAE: closed form)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the design and of the coverage probe")
+    parser.add_argument("--seed", type=limits.argparse_type("--seed"), default=0,
+                        help="seed of the design and of the coverage probe")
     parser.add_argument("--test", action="store_true", help="diagnose on the held-out data instead of the training data")
     parser.add_argument("--json", action="store_true", help="print Diagnosis.to_dict() as JSON")
     args = parser.parse_args(argv)
@@ -265,14 +282,13 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         from numerics.rundir import json_safe, load_run
 
-        if args.samples is not None and args.samples < 1:
-            raise UsageError(f"--samples must be >= 1; got {args.samples}")
         run = load_run(args.run_dir)
         if run.model is None:
             raise UsageError(f"{args.run_dir} has no checkpoint yet")
         x = run.data[1] if args.test else run.data[0]
         if x.shape[0] == 0:
             raise UsageError(f"{args.run_dir} has no {'held-out' if args.test else 'training'} data")
+        _check_design_memory(run, x.shape[0], args.samples)
         result = diagnose(run.model, x, samples=args.samples, seed=args.seed)
         if args.json:
             print(json.dumps(json_safe(result.to_dict()), indent=2))

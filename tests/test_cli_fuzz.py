@@ -405,6 +405,55 @@ def test_projection_over_options_and_garbage_files(data, base, templates, small_
 
 
 # -------------------------------------------------------------------------------------------------
+# numerics.diagnose: reads a run, writes nothing
+# -------------------------------------------------------------------------------------------------
+DIAGNOSE_OPTIONS = {"--samples": NUMBERS, "--seed": NUMBERS}
+
+
+@fuzz(60)
+@given(data=st.data())
+def test_diagnose_over_options_and_garbage_files(data, base, templates, small_machine):
+    from numerics import diagnosis
+
+    def diagnose(model, x, *, samples=None, **kwargs):
+        assert (samples or 1) * x.shape[0] * (model.H + 1) * 8 <= MEMORY, samples  # the design fits
+        raise Reached
+
+    small_machine.setattr(diagnosis, "diagnose", diagnose)
+    box = Sandbox(base)
+    try:
+        if data.draw(st.booleans(), label="garbage"):
+            _corrupt(data, templates / "finished", box.cwd / "run", RUN_FILES)
+        else:
+            shutil.copytree(templates / "finished", box.cwd / "run")
+        argv = ["run", *data.draw(_argv(DIAGNOSE_OPTIONS, ("--json", "--test")), label="argv")]
+        box.run(diagnosis.main, argv, codes={0, 2})
+    finally:
+        box.close()
+
+
+# -------------------------------------------------------------------------------------------------
+# numerics.criterion: writes into --out
+# -------------------------------------------------------------------------------------------------
+CRITERION_OPTIONS = {"--out": st.sampled_from(["out", "/dev/null/x", "out/s"]), "--n-train": NUMBERS,
+                     "--seed": NUMBERS, "--links": st.one_of(st.sampled_from(["exp", "exp,softplus-std", "nope"]),
+                                                             GARBAGE_TEXT)}
+
+
+@fuzz(40)
+@given(argv=_argv(CRITERION_OPTIONS, ("--json",), required=("--out",)))
+def test_criterion_options(argv, base, small_machine):
+    from numerics import criterion
+
+    small_machine.setattr(criterion, "stationary_gap", _stop)
+    box = Sandbox(base)
+    try:
+        box.run(criterion.main, argv, codes={2}, out_options=("--out",))
+    finally:
+        box.close()
+
+
+# -------------------------------------------------------------------------------------------------
 # numerics.stream (its owner's CLI; its arguments are fuzzed here)
 # -------------------------------------------------------------------------------------------------
 STREAM_OPTIONS = {"--out": st.sampled_from(["out", "/dev/null/x", "out/s"]), "--points-per-segment": NUMBERS,

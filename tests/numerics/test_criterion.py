@@ -54,7 +54,8 @@ def test_the_bound_holds_at_any_parameter_value():
     assert 0 < abs(case.gap) <= case.tolerance
 
 
-@pytest.mark.parametrize("argv", [["--links", "nope"], ["--n-train", "3"]])
+@pytest.mark.parametrize("argv", [["--links", "nope"], ["--n-train", "3"], ["--n-train", "1e9"], ["--seed", "-1"],
+                                  ["--seed", "nan"], ["--links", "exp\nsoftplus"]])
 def test_bad_options_are_one_line_and_exit_2(tmp_path, capsys, argv):
     try:
         code = criterion.main(["--out", str(tmp_path / "o"), *argv])
@@ -69,3 +70,7 @@ def test_an_occupied_out_folder_is_refused(study, capsys):
     _, _, out = study
     assert criterion.main(["--out", str(out)]) == 2
     assert "not empty" in capsys.readouterr().err
+    (out.parent / "afile").write_text("x")
+    assert criterion.main(["--out", str(out.parent / "afile")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not a folder" in err[0]

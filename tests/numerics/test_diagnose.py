@@ -155,7 +155,21 @@ def test_cli_on_a_run_directory_and_its_errors(tmp_path, capsys):
     assert out["covered"] is True and out["entropy_formula"] == "Eq. 20" and out["n_points"] == 100
     assert diagnose_module.main([str(tmp_path / "r"), "--samples", "8"]) == 0
     assert "Diagnosis of VAE2 on 100 points" in capsys.readouterr().out
-    for argv in ([str(tmp_path / "missing")], [str(tmp_path / "r"), "--samples", "0"], [str(tmp_path / "r"), "--test"]):
-        assert diagnose_module.main(argv) == 2
+    run = str(tmp_path / "r")
+    for argv in ([str(tmp_path / "missing")], [run, "--samples", "0"], [run, "--test"], [run, "--seed", "-1"],
+                 [run, "--samples", "1000000000"]):
+        try:
+            code = diagnose_module.main(argv)
+        except SystemExit as exc:  # the parser's own errors
+            code = exc.code
+        assert code == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "error" in err[0], err
+    assert main_error(diagnose_module, [run, "--samples", "1000000000"], capsys).startswith(
+        "python -m numerics.diagnose: error: --samples 1000000000 needs about ")
+
+
+def main_error(module, argv: list[str], capsys) -> str:
+    """The one stderr line of `module.main(argv)`, which must return 2."""
+    assert module.main(argv) == 2
+    return capsys.readouterr().err.strip()
