@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reports.equations import GREEK
+
 
 @dataclass
 class ChainLine:
@@ -54,16 +56,26 @@ def hypothesis_lines(claim: dict) -> list[tuple[str, str, str]]:
         sentence = str(detail.get("text") or declared.get(key, ""))
         latex = ""
         if detail.get("kind") == "stationarity" and detail.get("derivative_latex"):
-            latex = rf"0 = {detail['derivative_latex']}"
+            direction = str(detail.get("direction") or "").removeprefix("d/d").split(" ")[0]
+            latex = rf"0 = \frac{{\partial F}}{{\partial {_latex_name(direction)}}} = {detail['derivative_latex']}" \
+                if direction else rf"0 = {detail['derivative_latex']}"
         out.append((str(key), sentence, latex))
     return out
+
+
+def _latex_name(direction: str) -> str:
+    """A derivative's variable as the JSON names it ("sigma^2", "alpha^2[k]", "epsilon") in LaTeX."""
+    name, _, index = direction.partition("[")
+    base, _, power = name.partition("^")
+    symbol = f"\\{base}" if base in GREEK else base
+    return symbol + (f"^{{{power}}}" if power else "") + (f"_{{{index.rstrip(']')}}}" if index else "")
 
 
 def derived_text(claim: dict, key: str) -> str:
     """'target = value' that a stationarity hypothesis determined ('' for a structural one)."""
     for detail in claim.get("hypothesis_details", []) or []:
         if detail.get("key") == key and detail.get("target"):
-            return f"{detail['target']} = {detail['value']}"
+            return f"{detail['target']} = {detail['value']}".replace("**", "^")
     return ""
 
 

@@ -44,13 +44,36 @@ _MATHOP = re.compile(r"\\mathop\{((?:[^{}]|\{[^{}]*\})*)\}")
 _ENVIRONMENT = re.compile(r"\\(?:begin|end)\{(?:aligned|align\*?|split|gathered|cases|array|eqnarray\*?)\}(?:\{[^{}]*\})?")
 _ROW_BREAK = re.compile(r"\\\\(?:\[[^\]]*\])?")
 _LEFT_RIGHT = re.compile(r"\\(left|right)(?![a-zA-Z])")
+_SUBSTACK_SUM = re.compile(r"\\sum_\{\\substack\{((?:[^{}]|\{[^{}]*\})*)\}\}")
+_RANGE = re.compile(r"^\s*(.+?)\s*\\leq\s*([A-Za-z]\w*)\s*\\leq\s*(.+?)\s*$")
+_TILDE_NAME = re.compile(r"(\\?)(?<![A-Za-z])([A-Za-z]+)~")
+GREEK = frozenset("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau "
+                   "upsilon phi chi psi omega".split())
+
+
+def _nested_sums(match: re.Match) -> str:
+    """SymPy's multiple sum, ``\\sum_{\\substack{1 \\leq h \\leq H\\\\1 \\leq n \\leq N}}`` (mathtext has no
+    \\substack), as nested sums ``\\sum_{h=1}^{H} \\sum_{n=1}^{N}``; other conditions are listed after commas."""
+    parts = [part for part in _ROW_BREAK.split(match.group(1)) if part.strip()]
+    ranges = [_RANGE.match(part) for part in parts]
+    if all(ranges):
+        return " ".join(rf"\sum_{{{r.group(2)}={r.group(1)}}}^{{{r.group(3)}}}" for r in ranges)
+    return rf"\sum_{{{', '.join(part.strip() for part in parts)}}}"
+
+
+def _tilde(match: re.Match) -> str:
+    """A symbol named with a trailing ``~`` (VAE-2's coordinates, Eq. 14: ``tau~``) as ``\\tilde{\\tau}``."""
+    name = match.group(2)
+    macro = "\\" if match.group(1) or name in GREEK else ""
+    return rf"\tilde{{{macro}{name}}}"
 
 
 def normalize_latex(latex: str) -> list[str]:
     """Rewrite a TeX math string into one or more rows that mathtext can parse.
 
     Environments such as ``aligned`` are dissolved: each ``\\\\``-separated row becomes its own
-    row and the alignment markers ``&`` are dropped. Surrounding ``$`` signs are removed.
+    row and the alignment markers ``&`` are dropped. Surrounding ``$`` signs are removed. SymPy's
+    multiple sums (``\\substack``) become nested sums, and names with a trailing ``~`` tilde accents.
     """
     text = latex.strip().strip("$").strip()
     for old, new in _SUBSTITUTIONS:
@@ -59,6 +82,8 @@ def normalize_latex(latex: str) -> list[str]:
     text = _TAG_OR_LABEL.sub("", text)
     text = _MATHOP.sub(r"\1", text)
     text = _ENVIRONMENT.sub("", text)
+    text = _SUBSTACK_SUM.sub(_nested_sums, text)
+    text = _TILDE_NAME.sub(_tilde, text)
     rows = [row.replace("&", " ").strip() for row in _ROW_BREAK.split(text)]
     return [row for row in rows if row]
 

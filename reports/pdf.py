@@ -247,8 +247,12 @@ def _claim(pdf: ReportPDF, number: str, claim: dict) -> None:
         pdf.paragraph("Hypotheses used:", size=8, style="B", family="sans")
         for key, sentence, derived in hypotheses:
             found = chains.derived_text(claim, key)
-            pdf.paragraph(f"[{key}] {sentence}" + (f" Derived from the chain's F: {found}." if found else ""),
+            pdf.paragraph(f"[{key}] {sentence}" + (" Derived from the chain's F:" if derived else ""),
                           size=7.5, indent=3, align="L")
+            if derived:
+                pdf.equation(derived, indent=8, fallback=derived, align="L")
+            if found:
+                pdf.paragraph(f"hence {found}", size=7.5, indent=8, align="L")
     axioms = chains.axiom_lines(claim)
     if axioms:
         pdf.paragraph("Axioms (taken from outside the paper):", size=8, style="B", family="sans")

@@ -12,6 +12,22 @@ def test_normalize_rewrites_macros_mathtext_lacks():
     assert normalize_latex(r"\lVert x \rVert^2 \nonumber") == [r"\| x \|^2"]
 
 
+def test_sympys_multiple_sums_become_nested_sums_that_render():
+    """SymPy writes a double sum with \\substack, which mathtext lacks, and whose \\\\ split the row in two:
+    Prop. 2's Eq. 25 fell back to plain text in the report."""
+    latex = r"F = \frac{\sum_{\substack{1 \leq h \leq H\\1 \leq n \leq N}} \log{\left({\tau^{2}}_{n,h} \right)}}{2 N}"
+    assert normalize_latex(latex) == [r"F = \frac{\sum_{h=1}^{H} \sum_{n=1}^{N} \log{\left({\tau^{2}}_{n,h} \right)}}{2 N}"]
+    assert render_equation(latex) is not None
+    assert normalize_latex(r"\sum_{\substack{h \neq k\\n}} x") == [r"\sum_{h \neq k, n} x"]
+
+
+def test_names_with_a_trailing_tilde_get_a_tilde_accent():
+    """VAE-2's coordinates (Eq. 14) are SymPy symbols named tau~, u~, z~; mathtext shows "~" as a space."""
+    assert normalize_latex(r"{tau~^{2}}_{n,h} + u~(z~_{n}) + \alpha~") == [
+        r"{\tilde{\tau}^{2}}_{n,h} + \tilde{u}(\tilde{z}_{n}) + \tilde{\alpha}"]
+    assert render_equation(r"{tau~^{2}}_{n,h}") is not None
+
+
 def test_aligned_environment_becomes_one_row_per_line():
     rows = normalize_latex(r"\begin{aligned} F &= a \\ &= b \end{aligned}")
     assert rows == ["F  = a", "= b"]
@@ -69,3 +85,17 @@ def test_a_long_sum_is_broken_into_lines_of_the_given_width():
     [one_line] = render_equation(wide)
     lines = render_equation(wide, max_width_px=1000)
     assert one_line.width_px > 5000 and len(lines) > 5 and max(im.width_px for im in lines) <= 1000
+
+
+def test_a_stationarity_hypothesis_is_typeset_as_the_derivative_the_proof_set_to_zero():
+    from reports.chains import hypothesis_lines
+
+    claim = {"hypotheses_used": ["stationary-alpha2", "first-layer-linear"],
+             "hypotheses": {"first-layer-linear": "the decoder's first layer is linear"},
+             "hypothesis_details": [{"key": "stationary-alpha2", "kind": "stationarity", "text": "dF/dalpha_k^2 = 0",
+                                     "direction": "d/dalpha^2[k]",
+                                     "derivative_latex": r"- \frac{1}{2 {\alpha^{2}}_{k}} + \frac{{z~}_{n,k}^{2}}{2}"}]}
+    (key, _, latex), (_, sentence, none) = hypothesis_lines(claim)
+    assert key == "stationary-alpha2" and sentence == "the decoder's first layer is linear" and none == ""
+    assert latex.startswith(r"0 = \frac{\partial F}{\partial \alpha^{2}_{k}} = ")
+    assert render_equation(latex) is not None
