@@ -96,7 +96,7 @@ def opening(content: ReportContent) -> str:
     return (f"This report re-checks {PAPER}. {holds} of {len(rows)} claims hold: {proved} are derived by machine "
             f"from the models' definitions to the paper's equations (SymPy, every step checked, the chain required "
             f"to reach the equation), and {numeric_pass} of the {len(tested)} claims that have a numeric test pass "
-            f"it on networks trained here ({runs} run(s){f': {came}' if came else ''}; profile "
+            f"it on networks trained here ({runs} run{'' if runs == 1 else 's'}{f': {came}' if came else ''}; profile "
             f"'{content.data.profile}'). A numeric PASS needs three things: a round-off certificate that F = S at "
             f"every stationary point of the trained model, training that came at least as close to stationarity "
             f"as the paper reports, and a control run, violating the hypotheses, that shows the predicted "
@@ -251,7 +251,8 @@ def timing_rows(data: ReportData) -> list[tuple[str, str]]:
     for group in data.groups:
         times = [r.seconds for r in group.runs if isinstance(r.seconds, (int, float))]
         if times:
-            rows.append((f"numerics: {group.key} ({len(times)} run(s), summed)", f"{sum(times):.1f} s"))
+            rows.append((f"numerics: {group.key} ({len(times)} run{'' if len(times) == 1 else 's'}, summed)",
+                         f"{sum(times):.1f} s"))
     return rows
 
 

@@ -278,9 +278,9 @@ def test_every_kind_of_failed_input_exits_1_with_a_report_that_says_why(tmp_path
 def test_the_opening_sentence_counts_claims_and_runs(tmp_path, runs_root, proofs_file, text_only):
     code, out = build(tmp_path, runs_root, proofs_file)
     opening = opening_of((out / "report.md").read_text())
-    assert code == 0 and "(8 run(s): 8 PASS;" in opening
+    assert code == 0 and "(8 runs: 8 PASS;" in opening
     assert "9 of 9 claims hold: 9 are derived" in opening and "7 of the 7 claims that have a numeric test" in opening
     _only(runs_root, "vae3")   # twin: fewer runs, fewer claims with a passing run, and the sentence says so
     code, out = build(tmp_path, runs_root, proofs_file)
     opening = opening_of((out / "report.md").read_text())
-    assert code == 1 and "(5 run(s): 5 PASS;" in opening and "3 of the 7 claims that have a numeric test" in opening
+    assert code == 1 and "(5 runs: 5 PASS;" in opening and "3 of the 7 claims that have a numeric test" in opening
