@@ -239,9 +239,11 @@ def _claim(pdf: ReportPDF, number: str, claim: dict) -> None:
               + (f"; {uses}" if uses else ""))
     pdf.ln(5)
     text, latex, eq = chains.conclusion(claim)
-    if text or latex:
-        pdf.paragraph(f"It must reach{f' Eq. {eq}' if eq else ''}:", size=8, style="I")
+    if eq:  # the paper's Eq. N, or an equation beyond the paper (the gap identity: eq "gap")
+        pdf.paragraph(f"It must reach{f' Eq. {eq}' if eq[:1].isdigit() else ''}:", size=8, style="I")
         pdf.equation(latex or None, fallback=text)
+    elif text:  # not an equation (the errata's list of refuted printed forms): a sentence, not a formula
+        pdf.paragraph(f"It must reach: {text}", size=8, style="I")
     hypotheses = chains.hypothesis_lines(claim)
     if hypotheses:
         pdf.paragraph("Hypotheses used:", size=8, style="B", family="sans")
