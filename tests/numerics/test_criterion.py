@@ -15,20 +15,21 @@ from numerics.models import build_model
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     out = tmp_path_factory.mktemp("criterion") / "out"
-    code = criterion.main(["--out", str(out), "--n-train", "200"])
+    code = criterion.main(["--out", str(out), "--n-train", "200", "--links", "exp,softplus-std,softplus"])
     return code, json.loads((out / "summary.json").read_text()), out
 
 
 def test_covered_link_has_zero_gap_and_the_authors_link_does_not(study):
     code, summary, _ = study
     assert code == 0 and summary["status"] == "PASS" and summary["claim"] == "criterion"
-    exp, softplus_std = summary["cases"]
+    exp, *uncovered = summary["cases"]
     assert exp["dec_link"] == "exp" and exp["covered"] and exp["stationary"]
     assert abs(exp["gap"]) <= exp["tolerance"] < 1e-8
-    assert softplus_std["dec_link"] == "softplus-std" and not softplus_std["covered"] and softplus_std["stationary"]
-    assert abs(softplus_std["gap"]) > 1e-4
-    # the nonzero gap is the decoder residual: the prior orbits exist and are stationary
-    assert softplus_std["gap"] == pytest.approx(softplus_std["residual_decoder"], abs=softplus_std["tolerance"])
+    assert [case["dec_link"] for case in uncovered] == ["softplus-std", "softplus"]
+    for case in uncovered:
+        assert not case["covered"] and case["stationary"] and abs(case["gap"]) > 1e-4
+        # the nonzero gap is the decoder residual: the prior orbits exist and are stationary
+        assert case["gap"] == pytest.approx(case["residual_decoder"], abs=case["tolerance"])
 
 
 def test_the_check_fails_when_coverage_is_misjudged(study):
@@ -36,7 +37,7 @@ def test_the_check_fails_when_coverage_is_misjudged(study):
     cases = [criterion.StationaryGap(**{k: v for k, v in case.items()
                                         if k in {f.name for f in dataclasses.fields(criterion.StationaryGap)}})
              for case in summary["cases"]]
-    exp, softplus_std = cases
+    exp, softplus_std, _ = cases
     assert exp.check()[0] == "PASS" and softplus_std.check()[0] == "PASS"
     assert dataclasses.replace(softplus_std, covered=True).check()[0] == "FAIL"
     assert dataclasses.replace(exp, covered=False).check()[0] == "FAIL"
