@@ -33,6 +33,8 @@ EQUATION_SHRINK = 0.95
 """Typeset equations are placed at this fraction of their rendered size."""
 MIN_EQUATION_SCALE = 0.6
 """Smallest scale at which a typeset equation row stays readable; below it the plain-text form is printed."""
+FIGURE_MAX_HEIGHT = 115
+"""Height in mm of a numeric figure at most (the latents figure, two columns of panels, may take 200)."""
 MAX_TEXT_CHARS = 900
 """A plain-text equation printed in place of a typeset one is cut after this many characters (all of it is
 in results.json)."""
@@ -88,10 +90,11 @@ class ReportPDF(FPDF):
 
     # ----------------------------------------------------------------- text blocks
 
-    def heading(self, text: str, level: int = 1) -> None:
+    def heading(self, text: str, level: int = 1, keep: float = 20) -> None:
+        """A numbered heading, on a new page unless `keep` mm of what follows fit below it."""
         size = {0: 15, 1: 12.5, 2: 10.5}[level]
         space = {0: 0, 1: 4, 2: 2.5}[level]
-        if self.will_page_break(space + 20):
+        if self.will_page_break(space + keep):
             self.add_page()
         self.ln(space)
         if level > 0:
@@ -240,6 +243,8 @@ def _claim(pdf: ReportPDF, number: str, claim: dict) -> None:
     pdf.ln(5)
     text, latex, eq = chains.conclusion(claim)
     if eq:  # the paper's Eq. N, or an equation beyond the paper (the gap identity: eq "gap")
+        if pdf.will_page_break(25):  # the line and its equation on one page
+            pdf.add_page()
         pdf.paragraph(f"It must reach{f' Eq. {eq}' if eq[:1].isdigit() else ''}:", size=8, style="I")
         pdf.equation(latex or None, fallback=text)
     elif text:  # not an equation (the errata's list of refuted printed forms): a sentence, not a formula
@@ -303,10 +308,11 @@ def _hidden(pdf: ReportPDF, content: ReportContent) -> None:
 
 def _numeric(pdf: ReportPDF, content: ReportContent, out_dir: Path, first_figure: int) -> None:
     data = content.data
-    pdf.heading("5  Numeric evidence", level=1)
+    pdf.heading("5  Numeric evidence", level=1, keep=FIGURE_MAX_HEIGHT + 25)  # with its first figure
     for k, figure in enumerate(content.figures, first_figure):
         path = Path(figure.file) if Path(figure.file).is_absolute() else out_dir / figure.file
-        pdf.figure(path, figure.title, figure.caption, k, max_height=200 if figure.file.startswith("fig3") else 115)
+        pdf.figure(path, figure.title, figure.caption, k,
+                   max_height=200 if figure.file.startswith("fig3") else FIGURE_MAX_HEIGHT)
     for note in content.notes:
         pdf.paragraph(note, size=7.5, color=GREY)
     pdf.paragraph("Runs:", size=8.5, style="B", family="sans")
