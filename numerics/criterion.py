@@ -172,23 +172,14 @@ def _links(text: str) -> tuple[str, ...]:
     return links
 
 
-def _n_train(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer ({MIN_N} to {MAX_N})") from None
-    if not MIN_N <= value <= MAX_N:
-        raise argparse.ArgumentTypeError(f"{value} is out of range: allowed {MIN_N} to {MAX_N}")
-    return value
-
-
 def main(argv: list[str] | None = None) -> int:
     p = OneLineParser(prog="python -m numerics.criterion", description=__doc__.split("\n\n")[0],
                       epilog="Exit status: 0 PASS, 1 FAIL, 2 usage error, 3 training diverged, 5 NOT-CONVERGED.")
     p.add_argument("--out", type=Path, required=True, help="folder for summary.json and one training folder per link")
     p.add_argument("--links", type=_links, default=DEFAULT_LINKS,
                    help=f"decoder variance links to compare (default {','.join(DEFAULT_LINKS)})")
-    p.add_argument("--n-train", type=_n_train, default=DEFAULT_N,
+    p.add_argument("--n-train", type=limits.argparse_type("--n-train", {"--n-train": limits.Bound(MIN_N, MAX_N)}),
+                   default=DEFAULT_N,
                    help=f"PCA-ring points, {MIN_N} to {MAX_N} (default {DEFAULT_N})")
     p.add_argument("--seed", type=limits.argparse_type("--seed"), default=0)
     p.add_argument("--json", action="store_true", help="print summary.json")
