@@ -392,14 +392,31 @@ def test_projection_over_options_and_garbage_files(data, base, templates, small_
     from numerics import projection
 
     small_machine.setattr(torch.cuda, "is_available", lambda: False)
+    _run_reading_cli(data, base, templates, projection.main, PROJECTION_OPTIONS, ("--json",), codes={0, 1, 2})
+
+
+def _run_reading_cli(data, base: Path, templates: Path, main, options: dict, flags: tuple[str, ...], *,
+                     codes: set[int]) -> None:
+    """`main(["run", options...])` in a fresh sandbox, for a CLI that only reads the run directory "run":
+    a finished run, or one with a garbage file (drawn from `data`)."""
     box = Sandbox(base)
     try:
         if data.draw(st.booleans(), label="garbage"):
             _corrupt(data, templates / "finished", box.cwd / "run", RUN_FILES)
         else:
             shutil.copytree(templates / "finished", box.cwd / "run")
-        argv = ["run", *data.draw(_argv(PROJECTION_OPTIONS, ("--json",)), label="argv")]
-        box.run(projection.main, argv, codes={0, 1, 2})
+        argv = ["run", *data.draw(_argv(options, flags), label="argv")]
+        box.run(main, argv, codes=codes)
+    finally:
+        box.close()
+
+
+def _run_writing_cli(main, argv: list[str], base: Path) -> None:
+    """`main(argv)` in a fresh sandbox, for a CLI that writes only into the folder its --out names
+    (bad input: exit 2; real work is stopped where it would start)."""
+    box = Sandbox(base)
+    try:
+        box.run(main, argv, codes={2}, out_options=("--out",))
     finally:
         box.close()
 
@@ -420,16 +437,7 @@ def test_diagnose_over_options_and_garbage_files(data, base, templates, small_ma
         raise Reached
 
     small_machine.setattr(diagnosis, "diagnose", diagnose)
-    box = Sandbox(base)
-    try:
-        if data.draw(st.booleans(), label="garbage"):
-            _corrupt(data, templates / "finished", box.cwd / "run", RUN_FILES)
-        else:
-            shutil.copytree(templates / "finished", box.cwd / "run")
-        argv = ["run", *data.draw(_argv(DIAGNOSE_OPTIONS, ("--json", "--test")), label="argv")]
-        box.run(diagnosis.main, argv, codes={0, 2})
-    finally:
-        box.close()
+    _run_reading_cli(data, base, templates, diagnosis.main, DIAGNOSE_OPTIONS, ("--json", "--test"), codes={0, 2})
 
 
 # -------------------------------------------------------------------------------------------------
@@ -446,11 +454,7 @@ def test_criterion_options(argv, base, small_machine):
     from numerics import criterion
 
     small_machine.setattr(criterion, "stationary_gap", _stop)
-    box = Sandbox(base)
-    try:
-        box.run(criterion.main, argv, codes={2}, out_options=("--out",))
-    finally:
-        box.close()
+    _run_writing_cli(criterion.main, argv, base)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -467,11 +471,7 @@ def test_stream_options(argv, base, small_machine):
     from numerics import stream
 
     small_machine.setattr(stream, "run_stream", _stop)
-    box = Sandbox(base)
-    try:
-        box.run(stream.main, argv, codes={2}, out_options=("--out",))
-    finally:
-        box.close()
+    _run_writing_cli(stream.main, argv, base)
 
 
 def test_stream_refuses_sizes_beyond_the_machine(base, small_machine):
